@@ -1,0 +1,11 @@
+#include "binding/addon.h"
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
+  forkserve::InitPosix(env, exports);
+  forkserve::InitSignals(env, exports);
+  forkserve::InitHttp(env, exports);
+  forkserve::InitEngine(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(forkserve, InitAddon)

@@ -1,0 +1,240 @@
+// The engines' native loops exposed to TypeScript: the fork engine's parent
+// loop, and the blocking HTTP connection that children and workers serve.
+#include <uv.h>
+
+#include "binding/addon.h"
+#include "binding/errors.h"
+#include "engine/conn.h"
+#include "engine/fork_loop.h"
+#include "engine/watchdog.h"
+#include "posix/signals.h"
+
+namespace forkserve {
+
+Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st);  // posix_glue.cc
+
+// HTTP field text is Latin-1 (RFC 9110 §5.5: obs-text is opaque octets), as in node:http.
+static Napi::Value Latin1(Napi::Env env, const char* p, size_t len) {
+  napi_value v;
+  napi_create_string_latin1(env, p, len, &v);
+  return Napi::Value(env, v);
+}
+
+static int OptInt(Napi::Object o, const char* key, int def) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : def;
+}
+
+static double OptNum(Napi::Object o, const char* key, double def) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : def;
+}
+
+static engine::Limits LimitsFrom(Napi::Value v) {
+  engine::Limits l;
+  if (!v.IsObject()) return l;
+  Napi::Object o = v.As<Napi::Object>();
+  l.parser.max_request_line = static_cast<size_t>(OptNum(o, "maxRequestLine", 8192));
+  l.parser.max_header_bytes = static_cast<size_t>(OptNum(o, "maxHeaderBytes", 16384));
+  l.parser.max_headers = static_cast<size_t>(OptNum(o, "maxHeaders", 100));
+  if (l.parser.max_headers > 128) l.parser.max_headers = 128;
+  l.max_body = static_cast<uint64_t>(OptNum(o, "maxBodyBytes", static_cast<double>(1ull << 30)));
+  l.header_timeout_ms = OptInt(o, "headersTimeoutMs", 30000);
+  l.keepalive_timeout_ms = OptInt(o, "keepAliveTimeoutMs", 5000);
+  return l;
+}
+
+class Connection : public Napi::ObjectWrap<Connection> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Connection",
+                       {InstanceMethod("readRequest", &Connection::ReadRequest),
+                        InstanceMethod("writeHead", &Connection::WriteHead),
+                        InstanceMethod("write", &Connection::Write),
+                        InstanceMethod("end", &Connection::End),
+                        InstanceMethod("close", &Connection::Close),
+                        InstanceAccessor("keepAlive", &Connection::KeepAlive, nullptr),
+                        InstanceAccessor("bodyBytes", &Connection::BodyBytes, nullptr),
+                        InstanceAccessor("fd", &Connection::Fd, nullptr)});
+  }
+
+  explicit Connection(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Connection>(info) {
+    int fd = ArgFd(info, 0, "fd");
+    conn_.reset(new engine::Connection(fd, LimitsFrom(info[1])));
+  }
+
+ private:
+  engine::Connection& conn(Napi::Env env) {
+    if (!conn_ || conn_->fd() < 0) ThrowSystemError(env, -EBADF, "read");
+    return *conn_;
+  }
+
+  // Returns the next request, null when the peer closed or idled out, or
+  // { rejected: status } after an error response was written.
+  Napi::Value ReadRequest(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    engine::Request req;
+    int status = 0;
+    engine::ReadResult r = conn(env).ReadRequest(&req, &status);
+    if (r == engine::ReadResult::kClosed) return env.Null();
+    if (r == engine::ReadResult::kRejected) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("rejected", status);
+      return o;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("method", Latin1(env, req.head.method, req.head.method_len));
+    o.Set("target", Latin1(env, req.head.target, req.head.target_len));
+    o.Set("minorVersion", req.head.minor_version);
+    Napi::Array headers = Napi::Array::New(env, req.head.num_headers * 2);
+    for (size_t i = 0; i < req.head.num_headers; i++) {
+      const hp_header& h = req.head.headers[i];
+      headers.Set(static_cast<uint32_t>(2 * i), Latin1(env, h.name, h.name_len));
+      headers.Set(static_cast<uint32_t>(2 * i + 1), Latin1(env, h.value, h.value_len));
+    }
+    o.Set("headers", headers);
+    o.Set("body", Napi::Buffer<char>::Copy(env, req.body, req.body_len));
+    o.Set("keepAlive", conn_->keep_alive());
+    return o;
+  }
+
+  // writeHead(status, reason, headers: string[] flat, body?: Buffer | null): writes the head,
+  // and the whole body when given; without a body the response streams (write/end).
+  Napi::Value WriteHead(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    http::ResponseHead head;
+    head.status = ArgInt(info, 0, "status");
+    if (head.status < 100 || head.status > 999) ThrowRangeError(env, "status must be in 100..999");
+    if (info[1].IsString()) head.reason = info[1].As<Napi::String>().Utf8Value();
+    if (!info[2].IsArray()) ThrowTypeError(env, "The \"headers\" argument must be an array");
+    Napi::Array arr = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i + 1 < arr.Length(); i += 2)
+      head.fields.emplace_back(arr.Get(i).ToString().Utf8Value(), arr.Get(i + 1).ToString().Utf8Value());
+    const char* body = nullptr;
+    int64_t len = -1;
+    if (info.Length() > 3 && info[3].IsBuffer()) {
+      auto b = info[3].As<Napi::Buffer<char>>();
+      body = b.Data();
+      len = static_cast<int64_t>(b.Length());
+    }
+    int r = conn(env).WriteHead(head, body, len);
+    if (r == -EINVAL) ThrowTypeError(env, "Invalid response header field (name must be a token; value must not contain CR, LF or NUL)");
+    if (r < 0) ThrowSystemError(env, r, "write");
+    return env.Undefined();
+  }
+
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsBuffer()) ThrowTypeError(env, "The \"chunk\" argument must be a Buffer");
+    auto b = info[0].As<Napi::Buffer<char>>();
+    int r = conn(env).WriteBody(b.Data(), b.Length());
+    if (r < 0) ThrowSystemError(env, r, "write");
+    return env.Undefined();
+  }
+
+  Napi::Value End(const Napi::CallbackInfo& info) {
+    int r = conn(info.Env()).End();
+    if (r < 0) ThrowSystemError(info.Env(), r, "write");
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (conn_) conn_->Close();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value KeepAlive(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), conn_ && conn_->keep_alive());
+  }
+  Napi::Value BodyBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), conn_ ? static_cast<double>(conn_->body_bytes()) : 0);
+  }
+  Napi::Value Fd(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), conn_ ? conn_->fd() : -1);
+  }
+
+  std::unique_ptr<engine::Connection> conn_;
+};
+
+// Forwards the parent loop's events to JS callbacks, synchronously.
+class JsForkEvents : public engine::ForkLoopEvents {
+ public:
+  JsForkEvents(Napi::Env env, Napi::Function on_reaped, Napi::Function on_error)
+      : env_(env), on_reaped_(on_reaped), on_error_(on_error) {}
+  void OnReaped(const posix::WaitStatus& st) override {
+    Napi::HandleScope scope(env_);
+    on_reaped_.Call({WaitStatusObject(env_, st)});
+  }
+  void OnForkFailed(int err) override { Report(err, "fork"); }
+  void OnAcceptFailed(int err) override { Report(err, "accept"); }
+
+ private:
+  void Report(int err, const char* syscall) {
+    Napi::HandleScope scope(env_);
+    on_error_.Call({SystemError(env_, err, syscall).Value()});
+  }
+  Napi::Env env_;
+  Napi::Function on_reaped_, on_error_;
+};
+
+// forkLoop(listenFd, { maxChildren, gracefulTimeoutMs }, onReaped, onError)
+//   -> { role: 'child', fd, address } in the child, { role: 'parent', stopSignal } when stopped.
+static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  engine::ForkLoopOptions opt;
+  opt.listen_fd = ArgFd(info, 0, "listenFd");
+  if (info[1].IsObject()) {
+    Napi::Object o = info[1].As<Napi::Object>();
+    opt.max_children = OptInt(o, "maxChildren", 0);
+    opt.graceful_timeout_ms = OptInt(o, "gracefulTimeoutMs", 30000);
+  }
+  if (!info[2].IsFunction() || !info[3].IsFunction()) ThrowTypeError(env, "onReaped and onError must be functions");
+  JsForkEvents events(env, info[2].As<Napi::Function>(), info[3].As<Napi::Function>());
+  engine::ForkLoopResult r = engine::RunForkLoop(opt, &events);
+  if (env.IsExceptionPending()) throw Napi::Error(env, env.GetAndClearPendingException().Value());
+  Napi::Object o = Napi::Object::New(env);
+  if (r.child) {
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    uv_loop_fork(loop);
+    o.Set("role", "child");
+    o.Set("fd", r.conn_fd);
+    Napi::Object addr = Napi::Object::New(env);
+    addr.Set("address", r.peer.host);
+    addr.Set("port", r.peer.port);
+    o.Set("address", addr);
+    return o;
+  }
+  if (r.error) ThrowSystemError(env, r.error, "pipe");
+  o.Set("role", "parent");
+  const char* name = posix::SignalName(r.stop_signal);
+  o.Set("stopSignal", name ? Napi::Value(Napi::String::New(env, name)) : env.Null());
+  return o;
+}
+
+// watchdog(fd, seconds): arms the per-request deadline (0 disarms).
+static Napi::Value Watchdog(const Napi::CallbackInfo& info) {
+  int fd = ArgInt(info, 0, "fd");
+  int s = ArgInt(info, 1, "seconds");
+  if (s < 0) ThrowRangeError(info.Env(), "seconds must be >= 0");
+  if (s == 0) engine::WatchdogDisarm();
+  else engine::WatchdogArm(fd, static_cast<unsigned>(s));
+  return info.Env().Undefined();
+}
+
+// reapChildren(onReaped): the waitpid(-1, WNOHANG) loop; returns the count.
+static Napi::Value Reap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) ThrowTypeError(env, "onReaped must be a function");
+  JsForkEvents events(env, info[0].As<Napi::Function>(), info[0].As<Napi::Function>());
+  return Napi::Number::New(env, engine::ReapChildren(&events));
+}
+
+void InitEngine(Napi::Env env, Napi::Object exports) {
+  exports.Set("Connection", Connection::Define(env));
+  exports.Set("forkLoop", Napi::Function::New(env, ForkLoop, "forkLoop"));
+  exports.Set("watchdog", Napi::Function::New(env, Watchdog, "watchdog"));
+  exports.Set("reapChildren", Napi::Function::New(env, Reap, "reapChildren"));
+}
+
+}  // namespace forkserve

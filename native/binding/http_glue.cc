@@ -1,0 +1,122 @@
+// forkserve's HTTP parser exposed to TypeScript, for tests (the differential
+// test against llhttp) and tools:
+//
+//   parseRequest(buf: Buffer, limits?: { maxRequestLine, maxHeaderBytes, maxHeaders })
+//     -> { ok: true, method, target, targetForm, minorVersion, headers: [name, value][],
+//          bodyKind, body: Buffer, consumed, keepAlive, expectContinue }
+//      | { ok: false, status, mustClose }            (rejected: 400/414/431/501/505)
+//      | { ok: false, status: 0, incomplete: true }  (more bytes are needed)
+//
+// It runs hp_parse_request, then frames the body: a Content-Length slice, or
+// hp_chunked_decode over the rest of the buffer. Strings are latin1, as Node's
+// own parser reports rawHeaders and url (each byte one code unit).
+#include <string>
+#include <vector>
+
+#include "binding/addon.h"
+#include "binding/errors.h"
+#include "http/parser.h"
+
+namespace forkserve {
+
+// Returns a JS string holding the bytes p[0..n) as latin1.
+static Napi::String Latin1(Napi::Env env, const char* p, size_t n) {
+  napi_value v;
+  napi_status s = napi_create_string_latin1(env, p, n, &v);
+  NAPI_THROW_IF_FAILED(env, s, Napi::String());
+  return Napi::String(env, v);
+}
+
+// Returns limit field `name` of the optional limits object, or def.
+static size_t LimitField(Napi::Env env, Napi::Object o, const char* name, size_t def) {
+  Napi::Value v = o.Get(name);
+  if (v.IsUndefined()) return def;
+  if (!v.IsNumber()) ThrowTypeError(env, std::string("limits.") + name + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > 1e9 || d != static_cast<double>(static_cast<int64_t>(d)))
+    ThrowRangeError(env, std::string("limits.") + name + " must be an integer from 0 to 1e9");
+  return static_cast<size_t>(d);
+}
+
+// Returns { ok: false, status, mustClose } or the incomplete marker (status 0).
+static Napi::Object Failure(Napi::Env env, int status) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", false);
+  o.Set("status", status);
+  if (status == 0) o.Set("incomplete", true);
+  else o.Set("mustClose", true);
+  return o;
+}
+
+static Napi::Value ParseRequest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBuffer())
+    ThrowTypeError(env, "The \"buf\" argument must be a Buffer");
+  Napi::Buffer<char> buf = info[0].As<Napi::Buffer<char>>();
+  hp_limits lim = hp_default_limits;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsObject()) ThrowTypeError(env, "The \"limits\" argument must be an object");
+    Napi::Object o = info[1].As<Napi::Object>();
+    lim.max_request_line = LimitField(env, o, "maxRequestLine", lim.max_request_line);
+    lim.max_header_bytes = LimitField(env, o, "maxHeaderBytes", lim.max_header_bytes);
+    lim.max_headers = LimitField(env, o, "maxHeaders", lim.max_headers);
+  }
+  const char* data = buf.Data();
+  size_t len = buf.Length();
+
+  // Room for one field more than the limit, so the limit (not the capacity) decides.
+  size_t cap = lim.max_headers < 100000 ? lim.max_headers + 1 : 100000;
+  std::vector<hp_header> fields(cap);
+  hp_request req{};
+  req.headers = fields.data();
+  req.num_headers = cap;
+  int status = 0;
+  int head = hp_parse_request(data, len, &req, &lim, &status);
+  if (head == HP_INCOMPLETE) return Failure(env, 0);
+  if (head == HP_ERROR) return Failure(env, status);
+
+  size_t consumed = static_cast<size_t>(head);
+  std::vector<char> body;
+  if (req.body_kind == HP_BODY_LENGTH) {
+    if (req.content_length > len - consumed) return Failure(env, 0);
+    body.assign(data + consumed, data + consumed + req.content_length);
+    consumed += static_cast<size_t>(req.content_length);
+  } else if (req.body_kind == HP_BODY_CHUNKED) {
+    body.assign(data + consumed, data + len);
+    hp_chunked dec{};
+    size_t n = body.size();
+    long rest = body.empty() ? HP_INCOMPLETE : hp_chunked_decode(&dec, body.data(), &n, &lim, &status);
+    if (rest == HP_INCOMPLETE) return Failure(env, 0);
+    if (rest == HP_ERROR) return Failure(env, status);
+    body.resize(n);
+    consumed = len - static_cast<size_t>(rest);
+  }
+
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", true);
+  o.Set("method", Latin1(env, req.method, req.method_len));
+  o.Set("target", Latin1(env, req.target, req.target_len));
+  o.Set("targetForm", req.target_form);
+  o.Set("minorVersion", req.minor_version);
+  Napi::Array headers = Napi::Array::New(env, req.num_headers);
+  for (size_t i = 0; i < req.num_headers; i++) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Latin1(env, req.headers[i].name, req.headers[i].name_len));
+    pair.Set(1u, Latin1(env, req.headers[i].value, req.headers[i].value_len));
+    headers.Set(static_cast<uint32_t>(i), pair);
+  }
+  o.Set("headers", headers);
+  static const char* const kinds[] = {"none", "length", "chunked"};
+  o.Set("bodyKind", kinds[req.body_kind]);
+  o.Set("body", Napi::Buffer<char>::Copy(env, body.data(), body.size()));
+  o.Set("consumed", static_cast<double>(consumed));
+  o.Set("keepAlive", req.keep_alive != 0);
+  o.Set("expectContinue", req.expect_continue != 0);
+  return o;
+}
+
+void InitHttp(Napi::Env env, Napi::Object exports) {
+  exports.Set("parseRequest", Napi::Function::New(env, ParseRequest, "parseRequest"));
+}
+
+}  // namespace forkserve

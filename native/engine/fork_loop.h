@@ -1,0 +1,45 @@
+// The fork engine's parent: accept, fork, close the connection, reap.
+// It runs entirely in native code; it returns in the child (with the
+// connection to serve) and in the parent only when told to stop.
+#pragma once
+#include <sys/types.h>
+
+#include "posix/sys.h"
+
+namespace engine {
+
+struct ForkLoopOptions {
+  int listen_fd = -1;
+  int max_children = 0;            // 0: no bound; else wait for an exit before accepting
+  int graceful_timeout_ms = 30000; // SIGTERM: how long in-flight children may run
+};
+
+// What the parent reports while it runs (called on the calling thread).
+class ForkLoopEvents {
+ public:
+  virtual ~ForkLoopEvents() = default;
+  virtual void OnReaped(const posix::WaitStatus& status) = 0;
+  virtual void OnForkFailed(int neg_errno) = 0;
+  virtual void OnAcceptFailed(int neg_errno) = 0;
+};
+
+struct ForkLoopResult {
+  bool child = false;       // true: this is the child; serve conn_fd then _exit
+  int conn_fd = -1;
+  posix::SockAddr peer;
+  int stop_signal = 0;      // parent: the signal that stopped it
+  int error = 0;            // parent: -errno if the loop could not run
+};
+
+// Runs the loop. SIGCHLD, SIGTERM, SIGINT and SIGQUIT are handled by it
+// (installed without SA_RESTART and restored on return); a self-pipe wakes
+// poll(2) so no zombie waits for the next connection. SIGTERM stops
+// gracefully (children finish, up to graceful_timeout_ms, then SIGKILL);
+// SIGINT/SIGQUIT send SIGTERM to children and stop at once.
+ForkLoopResult RunForkLoop(const ForkLoopOptions& options, ForkLoopEvents* events);
+
+// Reaps every exited child without blocking (the waitpid(-1, WNOHANG) loop);
+// returns how many were reaped.
+int ReapChildren(ForkLoopEvents* events);
+
+}  // namespace engine

@@ -1,0 +1,45 @@
+#include "engine/watchdog.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+namespace engine {
+
+static volatile sig_atomic_t g_fd = -1;
+static volatile sig_atomic_t g_started = 0;
+
+static void OnAlarm(int) {
+  static const char k503[] =
+      "HTTP/1.1 503 Service Unavailable\r\nServer: forkserve\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 24\r\nConnection: close\r\nRetry-After: 1\r\n\r\nworker timed out (503)\n";
+  if (g_fd >= 0 && !g_started) {
+    ssize_t r = write(g_fd, k503, sizeof k503 - 1);
+    (void)r;
+  }
+  _exit(kWatchdogExit);
+}
+
+void WatchdogArm(int fd, unsigned seconds) {
+  g_fd = fd;
+  g_started = 0;
+  if (seconds == 0) {
+    alarm(0);
+    return;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = OnAlarm;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, nullptr);
+  alarm(seconds);
+}
+
+void WatchdogResponseStarted() { g_started = 1; }
+
+void WatchdogDisarm() {
+  alarm(0);
+  g_fd = -1;
+}
+
+}  // namespace engine

@@ -1,0 +1,32 @@
+// Signal dispositions built on sigaction(2), in the self-pipe spirit: the C
+// handler only counts the signal and wakes a waiter; the real work (a
+// TypeScript handler, a waitpid loop) runs later on the main thread.
+#pragma once
+#include <signal.h>
+
+namespace posix {
+
+// Called from the C signal handler after the count is recorded. Must be
+// async-signal-safe (uv_async_send is; so is write(2) to a pipe).
+using SignalNotify = void (*)(int signo);
+
+// Installs the counting handler for signo with sigaction(2); SA_RESTART when
+// restart is true, so interrupted slow calls resume instead of failing with
+// EINTR. Returns 0 or -errno (-EINVAL for a signal that cannot be caught).
+int SignalInstall(int signo, bool restart);
+// Restores SIG_DFL (or SIG_IGN when ignore) for signo. Returns 0 or -errno.
+int SignalReset(int signo, bool ignore);
+// Sets the function the handler calls after counting (nullptr for none).
+void SignalSetNotify(SignalNotify notify);
+// Returns how many times signo arrived since the last call, and clears it.
+int SignalTake(int signo);
+// Returns true if any counted signal is pending (cheap, no clearing).
+bool SignalAnyPending();
+// In a fresh child: forget counts that belong to the parent and make the
+// child's main thread the one handlers are delivered to.
+void SignalsAfterForkInChild();
+// Returns the signal's name ("SIGCHLD") or nullptr; and the number for a name or 0.
+const char* SignalName(int signo);
+int SignalNumber(const char* name);
+
+}  // namespace posix

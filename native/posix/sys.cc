@@ -1,0 +1,245 @@
+#include "posix/sys.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "posix/forkprep.h"
+#include "posix/signals.h"
+
+namespace posix {
+
+static int Result(int r) { return r < 0 ? -errno : r; }
+static ssize_t ResultSize(ssize_t r) { return r < 0 ? -errno : r; }
+
+#ifndef __linux__
+static void SetCloexec(int fd) { fcntl(fd, F_SETFD, FD_CLOEXEC); }
+#endif
+
+int Socket(int domain, int type, int protocol) {
+#ifdef SOCK_CLOEXEC
+  return Result(socket(domain, type | SOCK_CLOEXEC, protocol));
+#else
+  int fd = socket(domain, type, protocol);
+  if (fd >= 0) SetCloexec(fd);
+  return Result(fd);
+#endif
+}
+
+int SetSockOptInt(int fd, int level, int name, int value) {
+  return Result(setsockopt(fd, level, name, &value, sizeof value));
+}
+
+int GetSockOptInt(int fd, int level, int name, int* value) {
+  socklen_t len = sizeof *value;
+  return Result(getsockopt(fd, level, name, value, &len));
+}
+
+// Fills a sockaddr from a numeric host; returns its length or -EINVAL.
+static socklen_t ToSockaddr(const char* host, int port, sockaddr_storage* ss) {
+  memset(ss, 0, sizeof *ss);
+  auto* in4 = reinterpret_cast<sockaddr_in*>(ss);
+  if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(static_cast<uint16_t>(port));
+    return sizeof *in4;
+  }
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(ss);
+  if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(static_cast<uint16_t>(port));
+    return sizeof *in6;
+  }
+  return 0;
+}
+
+static void FromSockaddr(const sockaddr_storage* ss, SockAddr* out) {
+  *out = SockAddr();
+  out->family = ss->ss_family;
+  if (ss->ss_family == AF_INET) {
+    auto* in4 = reinterpret_cast<const sockaddr_in*>(ss);
+    inet_ntop(AF_INET, &in4->sin_addr, out->host, sizeof out->host);
+    out->port = ntohs(in4->sin_port);
+  } else if (ss->ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(ss);
+    inet_ntop(AF_INET6, &in6->sin6_addr, out->host, sizeof out->host);
+    out->port = ntohs(in6->sin6_port);
+  } else if (ss->ss_family == AF_UNIX) {
+    auto* un = reinterpret_cast<const sockaddr_un*>(ss);
+    snprintf(out->host, sizeof out->host, "%s", un->sun_path);
+  }
+}
+
+int Bind(int fd, const char* host, int port) {
+  sockaddr_storage ss;
+  socklen_t len = ToSockaddr(host, port, &ss);
+  if (len == 0) return -EINVAL;
+  return Result(bind(fd, reinterpret_cast<sockaddr*>(&ss), len));
+}
+
+int Connect(int fd, const char* host, int port) {
+  sockaddr_storage ss;
+  socklen_t len = ToSockaddr(host, port, &ss);
+  if (len == 0) return -EINVAL;
+  return Result(connect(fd, reinterpret_cast<sockaddr*>(&ss), len));
+}
+
+int Listen(int fd, int backlog) { return Result(listen(fd, backlog)); }
+
+int Accept(int fd, SockAddr* peer) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+#ifdef __linux__
+  // accept4 never inherits O_NONBLOCK on Linux; close-on-exec set atomically.
+  int c = accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
+  if (c < 0) return -errno;
+#else
+  int c = accept(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (c < 0) return -errno;
+  SetCloexec(c);
+  // BSD accept() copies O_NONBLOCK from the listener; connections are blocking.
+  SetNonBlocking(c, false);
+  int one = 1;
+  setsockopt(c, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+  if (peer) FromSockaddr(&ss, peer);
+  return c;
+}
+
+int GetSockName(int fd, SockAddr* out) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return -errno;
+  FromSockaddr(&ss, out);
+  return 0;
+}
+
+int GetPeerName(int fd, SockAddr* out) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return -errno;
+  FromSockaddr(&ss, out);
+  return 0;
+}
+
+ssize_t Read(int fd, void* buf, size_t len) { return ResultSize(read(fd, buf, len)); }
+ssize_t Recv(int fd, void* buf, size_t len, int flags) {
+  return ResultSize(recv(fd, buf, len, flags));
+}
+ssize_t Write(int fd, const void* buf, size_t len) { return ResultSize(write(fd, buf, len)); }
+
+ssize_t Send(int fd, const void* buf, size_t len, int flags) {
+#ifdef MSG_NOSIGNAL
+  flags |= MSG_NOSIGNAL;  // a vanished peer is EPIPE, not a process-killing SIGPIPE
+#endif
+  return ResultSize(send(fd, buf, len, flags));
+}
+
+ssize_t WriteAll(int fd, const void* buf, size_t len) {
+  const char* p = static_cast<const char*>(buf);
+  size_t left = len;
+  while (left > 0) {
+    ssize_t n = Send(fd, p, left, 0);
+    if (n == -ENOTSOCK) n = Write(fd, p, left);
+    if (n == -EINTR) continue;
+    if (n < 0) return n;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return static_cast<ssize_t>(len);
+}
+
+int Shutdown(int fd, int how) { return Result(shutdown(fd, how)); }
+
+int Close(int fd) {
+  // POSIX leaves the descriptor's state unspecified after EINTR; on Linux and
+  // macOS it is closed, so retrying could close someone else's new descriptor.
+  int r = close(fd);
+  if (r < 0 && errno == EINTR) return 0;
+  return Result(r);
+}
+
+int SetNonBlocking(int fd, bool on) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return -errno;
+  int want = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (want == flags) return 0;
+  return Result(fcntl(fd, F_SETFL, want));
+}
+
+pid_t Fork() {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  PrepareHeapForFork();
+  pid_t pid = fork();
+  int err = errno;
+  if (pid == 0) SignalsAfterForkInChild();
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return pid < 0 ? -err : pid;
+}
+
+pid_t WaitPid(pid_t pid, int options, WaitStatus* st) {
+  int raw = 0;
+  pid_t r = waitpid(pid, &raw, options);
+  if (r < 0) return -errno;
+  *st = WaitStatus();
+  st->pid = r;
+  if (r == 0) return 0;
+  if (WIFEXITED(raw)) {
+    st->exited = true;
+    st->exit_code = WEXITSTATUS(raw);
+  } else if (WIFSIGNALED(raw)) {
+    st->signaled = true;
+    st->signal = WTERMSIG(raw);
+#ifdef WCOREDUMP
+    st->core_dumped = WCOREDUMP(raw);
+#endif
+  } else if (WIFSTOPPED(raw)) {
+    st->stopped = true;
+    st->stop_signal = WSTOPSIG(raw);
+  }
+  return r;
+}
+
+int Kill(pid_t pid, int sig) { return Result(kill(pid, sig)); }
+
+int GetRLimit(int resource, int64_t* soft, int64_t* hard) {
+  struct rlimit rl;
+  if (getrlimit(resource, &rl) < 0) return -errno;
+  *soft = rl.rlim_cur == RLIM_INFINITY ? -1 : static_cast<int64_t>(rl.rlim_cur);
+  *hard = rl.rlim_max == RLIM_INFINITY ? -1 : static_cast<int64_t>(rl.rlim_max);
+  return 0;
+}
+
+int SetRLimit(int resource, int64_t soft, int64_t hard) {
+  struct rlimit rl;
+  rl.rlim_cur = soft < 0 ? RLIM_INFINITY : static_cast<rlim_t>(soft);
+  rl.rlim_max = hard < 0 ? RLIM_INFINITY : static_cast<rlim_t>(hard);
+  return Result(setrlimit(resource, &rl));
+}
+
+int Execv(const char* path, char* const argv[]) {
+  // libuv marks the stdio descriptors it opens close-on-exec (and pipes
+  // non-blocking); the new image must inherit stdin, stdout and stderr.
+  for (int fd = 0; fd <= 2; fd++) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+  }
+  execv(path, argv);
+  return -errno;
+}
+
+unsigned Alarm(unsigned seconds) { return alarm(seconds); }
+
+}  // namespace posix

@@ -1,0 +1,77 @@
+// Thin POSIX wrappers. Each returns its result (>= 0) or -errno, never
+// throws, never retries EINTR (callers decide: the classic lesson needs to
+// see it), and knows nothing of Node-API.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+namespace posix {
+
+// A socket address in the form users read: family, numeric host, port.
+struct SockAddr {
+  int family = 0;          // AF_INET, AF_INET6, AF_UNIX
+  char host[108] = {0};    // numeric address, or the path for AF_UNIX
+  int port = 0;            // host byte order; 0 for AF_UNIX
+};
+
+// socket(2): returns a new descriptor (close-on-exec) or -errno.
+int Socket(int domain, int type, int protocol);
+// setsockopt(2) with an int value: returns 0 or -errno.
+int SetSockOptInt(int fd, int level, int name, int value);
+// getsockopt(2) for an int value: returns 0 and sets *value, or -errno.
+int GetSockOptInt(int fd, int level, int name, int* value);
+// bind(2) to a numeric IPv4/IPv6 host: returns 0, -errno, or -EINVAL for a non-numeric host.
+int Bind(int fd, const char* host, int port);
+// connect(2) to a numeric host: returns 0 or -errno.
+int Connect(int fd, const char* host, int port);
+// listen(2): returns 0 or -errno.
+int Listen(int fd, int backlog);
+// accept(2), blocking unless fd is non-blocking: returns the connection
+// descriptor (blocking, close-on-exec) and fills *peer, or -errno.
+int Accept(int fd, SockAddr* peer);
+// getsockname(2)/getpeername(2): return 0 and fill *out, or -errno.
+int GetSockName(int fd, SockAddr* out);
+int GetPeerName(int fd, SockAddr* out);
+// read(2)/recv(2)/write(2)/send(2): return a byte count or -errno.
+ssize_t Read(int fd, void* buf, size_t len);
+ssize_t Recv(int fd, void* buf, size_t len, int flags);
+ssize_t Write(int fd, const void* buf, size_t len);
+ssize_t Send(int fd, const void* buf, size_t len, int flags);
+// Writes all of buf, retrying short writes and EINTR: returns len or -errno.
+ssize_t WriteAll(int fd, const void* buf, size_t len);
+// shutdown(2)/close(2): return 0 or -errno.
+int Shutdown(int fd, int how);
+int Close(int fd);
+// fcntl(2) O_NONBLOCK on or off: returns 0 or -errno.
+int SetNonBlocking(int fd, bool on);
+// fork(2): returns 0 in the child, the child's pid in the parent, or -errno.
+// Signals are blocked across the call so no handler runs half-forked, and on
+// Linux the V8 heap is made inheritable first (see forkprep.h).
+pid_t Fork();
+
+// The decoded status of waitpid(2).
+struct WaitStatus {
+  pid_t pid = 0;        // 0 with WNOHANG when no child has changed state
+  bool exited = false;  // WIFEXITED
+  int exit_code = 0;    // WEXITSTATUS
+  bool signaled = false;  // WIFSIGNALED
+  int signal = 0;         // WTERMSIG
+  bool core_dumped = false;
+  bool stopped = false;   // WIFSTOPPED
+  int stop_signal = 0;    // WSTOPSIG
+};
+// waitpid(2): returns the pid (0 with WNOHANG and nothing to reap) and fills
+// *status, or -errno (ECHILD when there are no children, EINTR).
+pid_t WaitPid(pid_t pid, int options, WaitStatus* status);
+// kill(2): returns 0 or -errno.
+int Kill(pid_t pid, int sig);
+// getrlimit(2)/setrlimit(2); RLIM_INFINITY is reported as -1. Return 0 or -errno.
+int GetRLimit(int resource, int64_t* soft, int64_t* hard);
+int SetRLimit(int resource, int64_t soft, int64_t hard);
+// execv(3), keeping descriptors 0-2 open across it: only returns on failure, with -errno.
+int Execv(const char* path, char* const argv[]);
+// alarm(2): returns the seconds left on the previous alarm.
+unsigned Alarm(unsigned seconds);
+
+}  // namespace posix

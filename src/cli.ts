@@ -1,0 +1,92 @@
+/**
+ * The forkserve command:
+ *   forkserve APP [--bind HOST:PORT] [--backlog N] [--engine fork] [--max-children N] [--timeout S]
+ *   forkserve ps PID [--json]
+ */
+import { parseArgs } from 'node:util';
+import { loadApp } from './load.js';
+import { parseBind } from './listen.js';
+import { serve, ENGINES, type EngineName } from './serve.js';
+
+const USAGE = `Usage:
+  forkserve APP[:EXPORT] [options]     serve an app (WSGI-style function or Fetch-style object)
+  forkserve ps PID [--json]            show a process tree and its descriptors
+
+Options:
+  -b, --bind HOST:PORT     address to listen on (default 127.0.0.1:8888)
+      --backlog N          listen(2) backlog (default 2048)
+  -k, --engine NAME        ${ENGINES.join(' | ')} (default fork)
+      --max-children N     fork: at most N children at once (default: no bound)
+  -t, --timeout S          a request running longer is stopped, 503 if nothing was sent (default 30)
+      --graceful-timeout S seconds in-flight requests get after SIGTERM (default 30)
+      --max-body BYTES     largest request body, else 413 (default 1 GiB)
+      --keep-alive S       idle seconds a persistent connection is kept (default 5)
+      --no-access-log      no access-log lines
+  -h, --help               this text
+`;
+
+function int(name: string, value: string | undefined, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new TypeError(`--${name} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}
+
+async function ps(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const pid = Number(positionals[0]);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    process.stderr.write(`forkserve ps: expected a PID\n`);
+    return 2;
+  }
+  const { renderPs } = await import('./observe/format.js');
+  try {
+    process.stdout.write(renderPs(pid, { json: values.json }));
+    return 0;
+  } catch (err) {
+    process.stderr.write(`forkserve ps: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'ps') return ps(argv.slice(1));
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      bind: { type: 'string', short: 'b' },
+      backlog: { type: 'string' },
+      engine: { type: 'string', short: 'k' },
+      'max-children': { type: 'string' },
+      timeout: { type: 'string', short: 't' },
+      'graceful-timeout': { type: 'string' },
+      'max-body': { type: 'string' },
+      'keep-alive': { type: 'string' },
+      'no-access-log': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || positionals.length !== 1) {
+    (values.help ? process.stdout : process.stderr).write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const engine = (values.engine ?? 'fork') as EngineName;
+  if (!ENGINES.includes(engine)) throw new TypeError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
+  const { host, port } = parseBind(values.bind ?? '127.0.0.1:8888');
+  const app = await loadApp(positionals[0]);
+  const keepAlive = int('keep-alive', values['keep-alive']);
+  await serve(app, {
+    engine,
+    host,
+    port,
+    backlog: int('backlog', values.backlog, 1),
+    maxChildren: int('max-children', values['max-children']),
+    timeout: int('timeout', values.timeout),
+    gracefulTimeout: int('graceful-timeout', values['graceful-timeout']),
+    maxBodyBytes: int('max-body', values['max-body']),
+    keepAliveTimeoutMs: keepAlive === undefined ? undefined : keepAlive * 1000,
+    accessLog: !values['no-access-log'],
+  });
+  return 0;
+}

@@ -1,0 +1,123 @@
+/**
+ * Serves one connection with the native blocking reader and writer: read a
+ * request, call the app, write the response; again while the connection
+ * persists. Shared by the fork children, the iterative server and the
+ * prefork workers.
+ */
+import { native } from '../native.js';
+import type { AppResponse, Handler, RequestInfo } from '../apps/index.js';
+import type { Logger } from '../log.js';
+
+/** Limits and timeouts of the HTTP reader (RFC 9112 statuses in parentheses). */
+export interface HttpLimits {
+  /** Request line bytes (414). Default 8192. */
+  maxRequestLine?: number;
+  /** Header section bytes (431). Default 16384. */
+  maxHeaderBytes?: number;
+  /** Header field count (431). Default 100, at most 128. */
+  maxHeaders?: number;
+  /** Request body bytes (413). Default 1 GiB. */
+  maxBodyBytes?: number;
+  /** Milliseconds for the whole header section, and for each body read (408). Default 30000. */
+  headersTimeoutMs?: number;
+  /** Milliseconds an idle persistent connection is kept. Default 5000. */
+  keepAliveTimeoutMs?: number;
+}
+
+export interface NativeConnection {
+  readRequest(): null | { rejected: number } | { method: string; target: string; minorVersion: number; headers: string[]; body: Buffer; keepAlive: boolean };
+  writeHead(status: number, reason: string | undefined, headers: string[], body?: Buffer | null): void;
+  write(chunk: Buffer): void;
+  end(): void;
+  close(): void;
+  readonly keepAlive: boolean;
+  readonly bodyBytes: number;
+  readonly fd: number;
+}
+
+export interface ConnectionContext {
+  handler: Handler;
+  log: Logger;
+  serverName: string;
+  serverPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  limits: HttpLimits;
+  /** Per-request deadline in seconds for the watchdog (0: none). */
+  timeoutSeconds: number;
+  /** Called after each response (prefork heartbeats and request counts). */
+  onRequest?: () => void;
+}
+
+const NativeConnectionClass = native.Connection as new (fd: number, limits: HttpLimits) => NativeConnection;
+
+function header(headers: string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === name) return headers[i + 1];
+  return undefined;
+}
+
+const INTERNAL_ERROR: AppResponse = {
+  status: 500,
+  headers: ['Content-Type', 'text/plain; charset=utf-8'],
+  body: Buffer.from('500 Internal Server Error\n'),
+};
+
+/** Serves requests on fd until the connection ends; closes fd. */
+export async function serveConnection(fd: number, ctx: ConnectionContext): Promise<void> {
+  const conn = new NativeConnectionClass(fd, ctx.limits);
+  try {
+    for (;;) {
+      const raw = conn.readRequest();
+      if (raw === null) break;
+      if ('rejected' in raw) {
+        ctx.log.access({ remote: ctx.remoteAddress, method: '-', target: '-', minorVersion: 1, status: raw.rejected, bytes: 0 });
+        break;
+      }
+      if (ctx.timeoutSeconds > 0) native.watchdog(fd, ctx.timeoutSeconds);
+      const req: RequestInfo = {
+        ...raw,
+        remoteAddress: ctx.remoteAddress,
+        remotePort: ctx.remotePort,
+        serverName: ctx.serverName,
+        serverPort: ctx.serverPort,
+      };
+      let res: AppResponse;
+      try {
+        res = await ctx.handler(req);
+      } catch (err) {
+        ctx.log.error(`Error handling request ${raw.method} ${raw.target}: ${(err as Error)?.stack ?? String(err)}`);
+        res = INTERNAL_ERROR;
+      }
+      let status = res.status;
+      let headWritten = false;
+      try {
+        if (Buffer.isBuffer(res.body)) {
+          conn.writeHead(res.status, res.reason, res.headers, res.body);
+          headWritten = true;
+        } else {
+          conn.writeHead(res.status, res.reason, res.headers, null);
+          headWritten = true;
+          for await (const chunk of res.body) conn.write(chunk);
+          conn.end();
+        }
+      } catch (err) {
+        if ((err as { syscall?: string }).syscall === 'write') break; // the peer went away
+        ctx.log.error(`Error writing response to ${raw.method} ${raw.target}: ${(err as Error)?.stack ?? String(err)}`);
+        // A refused head (invalid field) sent nothing: answer 500. A body that
+        // failed midway can only be cut short: close the connection.
+        if (headWritten) break;
+        status = 500;
+        conn.writeHead(500, undefined, INTERNAL_ERROR.headers, INTERNAL_ERROR.body as Buffer);
+      }
+      if (ctx.timeoutSeconds > 0) native.watchdog(fd, 0);
+      ctx.log.access({
+        remote: ctx.remoteAddress, method: raw.method, target: raw.target, minorVersion: raw.minorVersion, status,
+        bytes: conn.bodyBytes, referer: header(raw.headers, 'referer'), userAgent: header(raw.headers, 'user-agent'),
+      });
+      ctx.onRequest?.();
+      if (!conn.keepAlive) break;
+    }
+  } finally {
+    conn.close();
+  }
+}

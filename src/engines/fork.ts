@@ -1,0 +1,55 @@
+/**
+ * The fork engine: one child process per connection. The parent's loop
+ * (accept, fork, close the connection, reap with waitpid(-1, WNOHANG) on
+ * SIGCHLD) runs in native code (native/engine/fork_loop.cc); it returns
+ * here only in a child, which serves its connection and calls _exit.
+ */
+import { native } from '../native.js';
+import { _exit, getpid } from '../posix.js';
+import { describeStatus } from '../log.js';
+import { serveConnection } from './connection.js';
+import type { EngineContext } from './types.js';
+
+export async function runFork(ctx: EngineContext): Promise<void> {
+  const { log, options } = ctx;
+  const result = native.forkLoop as (
+    fd: number,
+    opts: { maxChildren: number; gracefulTimeoutMs: number },
+    onReaped: (st: { pid: number; exited: boolean; exitCode: number | null; signaled: boolean; signal: string | null; coreDumped: boolean }) => void,
+    onError: (err: Error) => void,
+  ) => { role: 'child'; fd: number; address: { address: string; port: number } } | { role: 'parent'; stopSignal: string | null };
+  const r = result(
+    ctx.listenFd,
+    { maxChildren: options.maxChildren ?? 0, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000 },
+    (st) => {
+      const how = describeStatus(st);
+      if (st.exited && st.exitCode === 0) log.info(`Reaped child ${st.pid}: ${how}`);
+      else log.error(`Reaped child ${st.pid}: ${how}`);
+    },
+    (err) => log.error(`${(err as Error).message}${(err as { syscall?: string }).syscall === 'fork' ? ': answered 503' : ''}`),
+  );
+  if (r.role === 'parent') {
+    log.info(`Stopped by ${r.stopSignal ?? 'request'}`);
+    return;
+  }
+  // The child. process.pid is the parent's until corrected.
+  Object.defineProperty(process, 'pid', { value: getpid(), configurable: true, enumerable: true, writable: false });
+  let code = 0;
+  try {
+    await serveConnection(r.fd, {
+      handler: ctx.handler,
+      log,
+      serverName: ctx.serverName,
+      serverPort: ctx.serverPort,
+      remoteAddress: r.address.address,
+      remotePort: r.address.port,
+      limits: options,
+      timeoutSeconds: options.timeout ?? 30,
+    });
+  } catch (err) {
+    log.error(`Child ${getpid()} failed: ${(err as Error)?.stack ?? String(err)}`);
+    code = 1;
+  }
+  // Never return into the parent's code, never run exit handlers: _exit.
+  _exit(code);
+}

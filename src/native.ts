@@ -1,0 +1,83 @@
+/**
+ * The one loader of the compiled addon, and the typed shape of its raw
+ * binding. The public API is in posix.ts, signals.ts and the engines.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { SystemError } from './errors.js';
+
+export interface RawAddress { family: 'IPv4' | 'IPv6' | 'unix' | 'unknown'; address: string; port: number }
+export interface RawWaitStatus {
+  pid: number; exited: boolean; exitCode: number | null; signaled: boolean;
+  signal: string | null; coreDumped: boolean; stopped: boolean;
+}
+
+export interface RawRequest {
+  method: string;
+  target: string;
+  minorVersion: number;
+  headers: string[]; // flat [name, value, name, value, ...] as received
+  body: Buffer;
+  keepAlive: boolean;
+}
+
+export interface NativeBinding {
+  socket(domain: number, type: number, protocol?: number): number;
+  setsockopt(fd: number, level: number, name: number, value: number | boolean): void;
+  getsockopt(fd: number, level: number, name: number): number;
+  bind(fd: number, host: string, port: number): void;
+  connect(fd: number, host: string, port: number): void;
+  listen(fd: number, backlog: number): void;
+  accept(fd: number): { fd: number; address: RawAddress };
+  getsockname(fd: number): RawAddress;
+  getpeername(fd: number): RawAddress;
+  read(fd: number, buf: Buffer, offset?: number, length?: number): number;
+  recv(fd: number, buf: Buffer, flags?: number): number;
+  write(fd: number, buf: Buffer, offset?: number, length?: number): number;
+  send(fd: number, buf: Buffer, flags?: number): number;
+  shutdown(fd: number, how: number): void;
+  close(fd: number): void;
+  setNonBlocking(fd: number, on?: boolean): void;
+  fork(): number;
+  waitpid(pid: number, options?: number): RawWaitStatus;
+  _exit(status?: number): never;
+  getpid(): number;
+  getppid(): number;
+  kill(pid: number, signal: number): void;
+  getrlimit(resource: number): { soft: number; hard: number };
+  setrlimit(resource: number, soft: number, hard: number): void;
+  execv(path: string, args: string[]): never;
+  alarm(seconds: number): number;
+  constants: Record<string, number>;
+  sigaction(signal: string | number, restart: boolean): void;
+  sigreset(signal: string | number, ignore?: boolean): void;
+  takePendingSignals(): Array<[string, number]>;
+  setSignalDispatch(fn: () => void): void;
+  setSystemErrorClass(cls: typeof SystemError): void;
+  signalName(signo: number): string | null;
+  watchdog(fd: number, seconds: number): void;
+  Connection: unknown;
+  forkLoop: unknown;
+  reapChildren(onReaped: (status: RawWaitStatus) => void): number;
+  [key: string]: unknown;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const candidates = ['build/Release/forkserve.node', 'build/Debug/forkserve.node'].map((p) => path.join(root, p));
+
+function load(): NativeBinding {
+  const require = createRequire(import.meta.url);
+  const errors: string[] = [];
+  for (const file of candidates) {
+    try {
+      return require(file) as NativeBinding;
+    } catch (err) {
+      errors.push(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new Error(`forkserve: the native addon could not be loaded (run \`npm install\` or \`npx node-gyp rebuild\`). Tried:\n  ${errors.join('\n  ')}`);
+}
+
+export const native: NativeBinding = load();
+native.setSystemErrorClass(SystemError);
