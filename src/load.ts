@@ -23,6 +23,11 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
     // stray child in the process tree. Without them it transforms in a
     // short-lived process per file, at load time only.
     process.env.ESBUILD_WORKER_THREADS = '0';
+    // tsx's disk cache writes files and sweeps its directory asynchronously
+    // (setImmediate, fs.promises): work the parent never runs before it
+    // forks, so every child would run it, and start libuv's thread pool to do
+    // so. An in-memory cache does no I/O.
+    process.env.TSX_DISABLE_CACHE = '1';
     // tsx's CommonJS hook runs on this thread; its ESM hooks would run on a
     // loader thread that a forked child does not have.
     const { require: tsxRequire } = await import('tsx/cjs/api');

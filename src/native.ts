@@ -24,6 +24,7 @@ export interface RawRequest {
 
 export interface NativeBinding {
   socket(domain: number, type: number, protocol?: number): number;
+  socketpair(domain: number, type: number): [number, number];
   setsockopt(fd: number, level: number, name: number, value: number | boolean): void;
   getsockopt(fd: number, level: number, name: number): number;
   bind(fd: number, host: string, port: number): void;

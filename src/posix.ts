@@ -46,6 +46,11 @@ export function socket(domain: number, type: number, protocol = 0): number {
   return native.socket(domain, type, protocol);
 }
 
+/** socketpair(2): two connected descriptors (AF_UNIX, SOCK_STREAM), close-on-exec. Codes: EMFILE, ENFILE. */
+export function socketpair(domain = AF_UNIX, type = SOCK_STREAM): [number, number] {
+  return native.socketpair(domain, type);
+}
+
 /** setsockopt(2) with an integer or boolean value (SO_REUSEADDR, SO_REUSEPORT, TCP_NODELAY...). Codes: EBADF, ENOPROTOOPT, EINVAL. */
 export function setsockopt(fd: number, level: number, name: number, value: number | boolean): void {
   native.setsockopt(fd, level, name, value);

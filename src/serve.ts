@@ -6,6 +6,8 @@ import { listenSocket } from './listen.js';
 import { createLogger, type Logger } from './log.js';
 import { close, getpid, type SockAddr } from './posix.js';
 import { runFork } from './engines/fork.js';
+import { warmUp } from './engines/warmup.js';
+import { quiesce } from './engines/quiesce.js';
 import type { EngineContext, EngineOptions } from './engines/types.js';
 
 export type EngineName = 'fork';
@@ -38,12 +40,15 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<void>
   const engine = options.engine ?? 'fork';
   if (!ENGINES.includes(engine)) throw new TypeError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
   const handler = toHandler(app);
+  await warmUp();
   const log = options.logger ?? createLogger({ accessLog: options.accessLog });
   const { fd, address } = listenSocket({ host: options.host ?? '127.0.0.1', port: options.port ?? 8888, backlog: options.backlog ?? 2048 });
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   log.info(`Listening at: http://${shown}:${address.port} (${getpid()})`);
   log.info(`Using engine: ${engine}`);
   options.onListening?.(address);
+  const pending = await quiesce();
+  if (pending.length) log.error(`Forking with async work still pending in the parent: ${pending.join(', ')}`);
   const ctx: EngineContext = { listenFd: fd, handler, log, serverName: address.address, serverPort: address.port, options };
   try {
     await runFork(ctx);

@@ -1,6 +1,10 @@
 #include "binding/errors.h"
 
-#include <uv.h>
+#include <string.h>
+
+#include <string>
+
+#include "posix/errnames.h"
 
 namespace forkserve {
 
@@ -14,9 +18,13 @@ AddonData& Data(Napi::Env env) {
 }
 
 Napi::Error SystemError(Napi::Env env, int neg_errno, const char* syscall) {
-  // libuv's error codes are -errno on Unix, so its names match errno(3).
-  const char* code = uv_err_name(neg_errno);
-  std::string message = std::string(syscall) + ": " + code + " (" + uv_strerror(neg_errno) + ")";
+  const char* name = posix::ErrnoName(-neg_errno);
+  std::string code = name ? name : "E" + std::to_string(-neg_errno);
+  std::string text = strerror(-neg_errno);
+  // Lower-case the first letter, as Node's messages do ("address already in use").
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z' && !(text.size() > 1 && text[1] >= 'A' && text[1] <= 'Z'))
+    text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  std::string message = std::string(syscall) + ": " + code + " (" + text + ")";
   Napi::Object fields = Napi::Object::New(env);
   fields.Set("code", code);
   fields.Set("errno", neg_errno);

@@ -62,6 +62,15 @@ static Napi::Value Socket(const Napi::CallbackInfo& info) {
                "socket");
 }
 
+static Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int sv[2];
+  Check(info.Env(), posix::SocketPair(ArgInt(info, 0, "domain"), ArgInt(info, 1, "type"), sv), "socketpair");
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, sv[0]);
+  a.Set(1u, sv[1]);
+  return a;
+}
+
 static Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
   int value = info[3].IsBoolean() ? info[3].As<Napi::Boolean>().Value() : ArgInt(info, 3, "value");
   Check(info.Env(), posix::SetSockOptInt(ArgFd(info, 0, "fd"), ArgInt(info, 1, "level"), ArgInt(info, 2, "name"), value),
@@ -272,6 +281,7 @@ static Napi::Object Constants(Napi::Env env) {
 
 void InitPosix(Napi::Env env, Napi::Object exports) {
   exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt, "setsockopt"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt, "getsockopt"));
   exports.Set("bind", Napi::Function::New(env, Bind, "bind"));

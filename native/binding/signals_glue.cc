@@ -24,8 +24,13 @@ static void OnAsync(uv_async_t*) {
   Napi::HandleScope scope(env);
   AddonData& data = Data(env);
   if (data.signal_dispatch.IsEmpty()) return;
-  // MakeCallback drains microtasks, as for any callback from libuv.
-  data.signal_dispatch.MakeCallback(env.Global(), {});
+  // MakeCallback drains microtasks, as for any callback from libuv. A
+  // handler that throws is an uncaught exception, as in any event callback.
+  try {
+    data.signal_dispatch.MakeCallback(env.Global(), {});
+  } catch (const Napi::Error& err) {
+    napi_fatal_exception(env, err.Value());
+  }
 }
 
 static int SignalArg(const Napi::CallbackInfo& info, size_t i) {

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "engine/stop.h"
 #include "engine/watchdog.h"
 #include "posix/sys.h"
 
@@ -45,7 +46,9 @@ long Connection::Fill(int timeout_ms) {
     int64_t left = deadline - NowMs();
     if (left < 0) left = 0;
     int r = poll(&p, 1, static_cast<int>(left));
-    if (r < 0 && errno == EINTR) continue;  // a signal handler ran: keep waiting
+    // Asked to stop while idle between requests: nothing is lost by closing.
+    if (StopRequested() && end_ == start_) return 0;
+    if (r < 0 && errno == EINTR) continue;  // another handler ran: keep waiting
     if (r < 0) return -errno;
     if (r == 0) return -ETIMEDOUT;
     ssize_t n = posix::Read(fd_, buf_.data() + end_, buf_.size() - end_);
@@ -124,7 +127,7 @@ ReadResult Connection::ReadRequest(Request* req, int* status) {
   int st = 0;
   hp_parse_request(buf_.data(), head_len, &req->head, &limits_.parser, &st);
   req->body = buf_.data() + head_len;
-  keep_alive_ = req->head.keep_alive && !req->head.must_close;
+  keep_alive_ = req->head.keep_alive && !req->head.must_close && !StopRequested();
   minor_version_ = req->head.minor_version;
   head_request_ = req->head.method_len == 4 && memcmp(req->head.method, "HEAD", 4) == 0;
   return ReadResult::kRequest;
@@ -188,7 +191,7 @@ int Connection::WriteHead(const http::ResponseHead& head, const char* body, int6
   http::Framing fr;
   std::string out;
   if (!http::FormatHead(head, in, &out, &fr)) return -EINVAL;
-  keep_alive_ = fr.keep_alive;
+  keep_alive_ = fr.keep_alive && !StopRequested();
   chunked_out_ = fr.chunked;
   send_body_ = fr.send_body;
   WatchdogResponseStarted();

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "http/response.h"
+#include "engine/stop.h"
 #include "posix/signals.h"
 
 namespace engine {
@@ -67,7 +68,8 @@ static void KillChildren(int sig) {
 
 // Stops the server: waits for children (graceful) or signals them (fast).
 static void Shutdown(const ForkLoopOptions& opt, ForkLoopEvents* events, bool graceful) {
-  if (!graceful) KillChildren(SIGTERM);
+  // Graceful: children finish the request in progress (stop.h). Fast: now.
+  KillChildren(graceful ? SIGTERM : SIGKILL);
   int64_t deadline = NowMs() + (graceful ? opt.graceful_timeout_ms : 2000);
   while (!g_children.empty()) {
     ReapChildren(events);
@@ -144,6 +146,7 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       posix::Close(opt.listen_fd);
       CloseWakePipe();
       RestoreSignals();
+      InstallGracefulStop();
       g_children.clear();
       res.child = true;
       res.conn_fd = conn;

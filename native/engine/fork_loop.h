@@ -34,8 +34,9 @@ struct ForkLoopResult {
 // Runs the loop. SIGCHLD, SIGTERM, SIGINT and SIGQUIT are handled by it
 // (installed without SA_RESTART and restored on return); a self-pipe wakes
 // poll(2) so no zombie waits for the next connection. SIGTERM stops
-// gracefully (children finish, up to graceful_timeout_ms, then SIGKILL);
-// SIGINT/SIGQUIT send SIGTERM to children and stop at once.
+// gracefully: children get SIGTERM, finish the request in progress and
+// close (up to graceful_timeout_ms, then SIGKILL). SIGINT/SIGQUIT stop at
+// once: children get SIGKILL.
 ForkLoopResult RunForkLoop(const ForkLoopOptions& options, ForkLoopEvents* events);
 
 // Reaps every exited child without blocking (the waitpid(-1, WNOHANG) loop);

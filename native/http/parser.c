@@ -43,26 +43,42 @@ static const unsigned char tchar_tab[256] = {
 };
 
 /* Request-target bytes: visible ASCII 0x21-0x7E (RFC 9112 §3.2; RFC 3986). */
-static unsigned char target_tab[256];
-/* field-value bytes: HTAB, SP, VCHAR, obs-text (RFC 9110 §5.5). */
-static unsigned char value_tab[256];
-/* ASCII lower-casing for case-insensitive names (RFC 9110 §5.1). */
-static unsigned char lower_tab[256];
+static const unsigned char target_tab[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 CTLs */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 CTLs */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 SP excluded */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 DEL excluded */
+    /* 0x80-0xff: not allowed in a target */
+};
 
-/* Builds the tables computed from ranges; returns nothing. Idempotent, and
- * every thread writes the same bytes, so a race is harmless. */
-static void init_tables(void);
+/* field-value bytes: HTAB, SP, VCHAR, obs-text 0x80-0xFF (RFC 9110 §5.5). */
+static const unsigned char value_tab[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, /* 0x00 only HTAB */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 SP and up */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 DEL excluded */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x80 obs-text */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
 
-/* Returns 1 once the computed tables are ready (fast check on the hot path). */
-static volatile int tables_ready;
-
-static void init_tables(void) {
-  for (int c = 0; c < 256; c++) {
-    target_tab[c] = (c >= 0x21 && c <= 0x7e);
-    value_tab[c] = (c == '\t' || (c >= 0x20 && c <= 0x7e) || c >= 0x80);
-    lower_tab[c] = (unsigned char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
-  }
-  tables_ready = 1;
+/* Returns c lower-cased if it is an ASCII capital (names are
+ * case-insensitive, RFC 9110 §5.1). */
+static inline unsigned char ascii_lower(unsigned char c) {
+  return (unsigned char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
 }
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -129,7 +145,7 @@ static inline const char *scan_class(const char *p, const char *lim,
 static int ieq(const char *s, size_t n, const char *lit, size_t lit_len) {
   if (n != lit_len) return 0;
   for (size_t i = 0; i < n; i++)
-    if (lower_tab[(unsigned char)s[i]] != (unsigned char)lit[i]) return 0;
+    if (ascii_lower((unsigned char)s[i]) != (unsigned char)lit[i]) return 0;
   return 1;
 }
 #define IEQ(s, n, lit) ieq((s), (n), lit, sizeof(lit) - 1)
@@ -232,11 +248,11 @@ static int classify_target(const char *m, size_t mlen, const char *t, size_t tle
   if (tlen == 1 && t[0] == '*')
     return (mlen == 7 && memcmp(m, "OPTIONS", 7) == 0) ? HP_TARGET_ASTERISK : -1;
   /* absolute-form: scheme "://" ... (RFC 3986 §3.1 scheme syntax) */
-  unsigned char c0 = lower_tab[(unsigned char)t[0]];
+  unsigned char c0 = ascii_lower((unsigned char)t[0]);
   if (c0 < 'a' || c0 > 'z') return -1;
   size_t i = 1;
   while (i < tlen) {
-    unsigned char c = lower_tab[(unsigned char)t[i]];
+    unsigned char c = ascii_lower((unsigned char)t[i]);
     if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.')
       i++;
     else
@@ -462,7 +478,6 @@ static int apply_semantics(hp_request *req, const head_facts *f) {
 
 int hp_parse_request(const char *buf, size_t len, hp_request *req, const hp_limits *limits,
                      int *status) {
-  if (!tables_ready) init_tables();
   if (limits == NULL) limits = &hp_default_limits;
   const char *p = buf, *end = buf + len;
   int ret = HP_INCOMPLETE, st = 0;
@@ -542,7 +557,6 @@ static long chunk_fail(hp_chunked *d, size_t *len, size_t w, int *status, int st
 
 long hp_chunked_decode(hp_chunked *d, char *buf, size_t *len, const hp_limits *limits,
                        int *status) {
-  if (!tables_ready) init_tables();
   if (limits == NULL) limits = &hp_default_limits;
   size_t n = *len, r = 0, w = 0; /* read and write offsets; w <= r */
   if (d->state == CH_DONE) {  /* finished earlier: everything is leftover */

@@ -36,6 +36,17 @@ int Socket(int domain, int type, int protocol) {
 #endif
 }
 
+int SocketPair(int domain, int type, int sv[2]) {
+#ifdef SOCK_CLOEXEC
+  return Result(socketpair(domain, type | SOCK_CLOEXEC, 0, sv));
+#else
+  if (socketpair(domain, type, 0, sv) < 0) return -errno;
+  SetCloexec(sv[0]);
+  SetCloexec(sv[1]);
+  return 0;
+#endif
+}
+
 int SetSockOptInt(int fd, int level, int name, int value) {
   return Result(setsockopt(fd, level, name, &value, sizeof value));
 }

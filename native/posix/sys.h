@@ -17,6 +17,8 @@ struct SockAddr {
 
 // socket(2): returns a new descriptor (close-on-exec) or -errno.
 int Socket(int domain, int type, int protocol);
+// socketpair(2): fills sv[2] with two connected descriptors (close-on-exec); returns 0 or -errno.
+int SocketPair(int domain, int type, int sv[2]);
 // setsockopt(2) with an int value: returns 0 or -errno.
 int SetSockOptInt(int fd, int level, int name, int value);
 // getsockopt(2) for an int value: returns 0 and sets *value, or -errno.

@@ -1,0 +1,188 @@
+// The fork engine end to end: the CLI serves fixture apps to curl and fetch,
+// under load, through failures; processes and descriptors read from /proc.
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FIXTURES, ROOT, fdCount, rawRequest, startServer, waitFor, zombieChildren, type RunningServer } from './helpers/server.js';
+
+const run = promisify(execFile);
+const apps = `${FIXTURES}/apps.ts`;
+let server: RunningServer | undefined;
+
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+describe('fork engine: the example app', () => {
+  it('answers curl with status, headers and body', async () => {
+    server = await startServer(`${ROOT}/examples/hello.ts`);
+    const { stdout } = await run('curl', ['-s', '-i', `${server.url}/hello?x=1`]);
+    const [head, body] = stdout.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(head).toMatch(/\r\nContent-Type: text\/plain; charset=utf-8\r\n/);
+    expect(head).toMatch(/\r\nServer: forkserve\r\n/);
+    expect(head).toMatch(/\r\nDate: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT\r\n/);
+    expect(head).toMatch(/\r\nContent-Length: 35(\r\n|$)/i);
+    expect(body).toBe('Hello, World! You asked for /hello\n');
+  });
+
+  it('answers fetch(), writes an access-log line and reaps the child', async () => {
+    server = await startServer(`${ROOT}/examples/hello.ts`);
+    const res = await fetch(`${server.url}/from-fetch`, { headers: { connection: 'close' } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('Hello, World! You asked for /from-fetch\n');
+    const s = server;
+    await waitFor(() => /Reaped child \d+: exited 0/.test(s.stderr()));
+    expect(s.stderr()).toMatch(/127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:[\d:]+ \+0000\] "GET \/from-fetch HTTP\/1\.1" 200 40 /);
+    expect(s.stderr()).toMatch(/Reaped child \d+: exited 0/);
+  });
+});
+
+describe('fork engine: app interfaces', () => {
+  it('gives a WSGI app the CGI/WSGI environ', async () => {
+    server = await startServer(`${apps}:echo`);
+    const res = await fetch(`${server.url}/a%20b/c?q=1&r=2`, { method: 'PUT', body: 'hello', headers: { 'x-custom': 'yes', 'content-type': 'text/plain' } });
+    const env = await res.json();
+    expect(env).toMatchObject({
+      method: 'PUT', path: '/a b/c', query: 'q=1&r=2', protocol: 'HTTP/1.1', contentType: 'text/plain',
+      contentLength: '5', length: 5, custom: 'yes', host: `127.0.0.1:${server.port}`, remoteAddr: '127.0.0.1', serverPort: String(server.port),
+    });
+    expect(Number(env.remotePort)).toBeGreaterThan(0);
+    expect(env.pid).not.toBe(server.pid); // served in a forked child, and process.pid says so
+  });
+
+  it('serves a Fetch-style app', async () => {
+    server = await startServer(`${apps}:fetchApp`);
+    const res = await fetch(`${server.url}/missing?z=9`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get('x-app')).toBe('fetch');
+    expect(await res.text()).toBe('fetch GET /missing?z=9\n');
+  });
+
+  it('runs async handlers with timers and fs.promises in the child', async () => {
+    server = await startServer(`${apps}:asyncWork`);
+    const text = await (await fetch(server.url)).text();
+    const m = /^pid (\d+) stat (\d+)\n$/.exec(text);
+    expect(m).not.toBeNull();
+    expect(m![1]).toBe(m![2]); // process.pid matches the kernel's view in the child
+    expect(Number(m![1])).not.toBe(server.pid);
+  });
+
+  it('streams an iterable body with the chunked coding', async () => {
+    server = await startServer(`${apps}:stream`);
+    const raw = await rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(raw).toMatch(/\r\nTransfer-Encoding: chunked\r\n/);
+    expect(raw).toContain('7\r\npart 0\n\r\n');
+    expect(raw.endsWith('0\r\n\r\n')).toBe(true);
+  });
+});
+
+describe('fork engine: request bodies', () => {
+  it('delivers a 1 MiB POST body whole to the app', async () => {
+    server = await startServer(`${apps}:echo`);
+    const body = randomBytes(1 << 20);
+    const res = await fetch(server.url, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+    const env = await res.json();
+    expect(env.length).toBe(1 << 20);
+    expect(env.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('delivers a 1 MiB POST body sent with curl to a Fetch app', async () => {
+    server = await startServer(`${apps}:fetchApp`);
+    const file = `${fs.mkdtempSync('/tmp/forkserve-')}/body.bin`;
+    const body = randomBytes(1 << 20);
+    fs.writeFileSync(file, body);
+    const { stdout } = await run('curl', ['-s', '--data-binary', `@${file}`, server.url]);
+    expect(JSON.parse(stdout)).toEqual({ length: 1 << 20, sha256: createHash('sha256').update(body).digest('hex') });
+  });
+});
+
+describe('fork engine: load leaves no zombies and no leaked descriptors', () => {
+  it('answers 1,000 sequential and 200 concurrent requests', async () => {
+    server = await startServer(`${ROOT}/examples/hello.ts`, ['--no-access-log']);
+    const s = server;
+    const fdsBefore = fdCount(s.pid);
+    let ok = 0;
+    for (let i = 0; i < 1000; i++) {
+      const res = await fetch(`${s.url}/seq/${i}`, { headers: { connection: 'close' } });
+      if (res.status === 200 && (await res.text()) === `Hello, World! You asked for /seq/${i}\n`) ok++;
+    }
+    expect(ok).toBe(1000);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const res = await fetch(`${s.url}/par/${i}`, { headers: { connection: 'close' } });
+        return res.status === 200 && (await res.text()) === `Hello, World! You asked for /par/${i}\n`;
+      }),
+    );
+    expect(results.filter(Boolean).length).toBe(200);
+    // Every child exits after its connection; the SIGCHLD-driven waitpid loop reaps them all.
+    const reaped = await waitFor(() => (s.stderr().match(/Reaped child/g) ?? []).length >= 1200, 10_000);
+    expect(reaped).toBe(true);
+    expect(zombieChildren(s.pid)).toEqual([]);
+    expect(await waitFor(() => fdCount(s.pid) === fdsBefore)).toBe(true);
+  });
+});
+
+describe('fork engine: failures', () => {
+  it('answers 500 when the app throws, and keeps serving', async () => {
+    server = await startServer(`${apps}:boom`);
+    const res = await fetch(`${server.url}/fail`);
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe('500 Internal Server Error\n');
+    expect(server.stderr()).toMatch(/the app failed on purpose/);
+    const ok = await fetch(`${server.url}/ok`);
+    expect(await ok.text()).toBe('fine\n');
+  });
+
+  it('closes the connection and reaps a child that crashes, and keeps serving', async () => {
+    server = await startServer(`${apps}:crash`);
+    const raw = await rawRequest(server.port, 'GET /crash HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(raw).toBe(''); // the child died before writing anything; the connection closed
+    const s = server;
+    expect(await waitFor(() => /Reaped child \d+: killed by SIGABRT/.test(s.stderr()))).toBe(true);
+    const ok = await fetch(`${s.url}/ok`);
+    expect(await ok.text()).toBe('fine\n');
+    expect(zombieChildren(s.pid)).toEqual([]);
+  });
+
+  it('answers 503 from the parent when fork() fails with EAGAIN, and keeps serving', async (ctx) => {
+    const pidsRoot = '/sys/fs/cgroup/pids';
+    if (!fs.existsSync(`${pidsRoot}/cgroup.procs`)) ctx.skip(); // no cgroup v1 pids controller to limit fork()
+    server = await startServer(`${apps}:slow`, ['--no-access-log']);
+    const s = server;
+    // A pids cgroup caps the tasks (threads included) of the server's group:
+    // once full, fork(2) fails with EAGAIN, as under RLIMIT_NPROC.
+    const group = fs.mkdtempSync(`${pidsRoot}/forkserve-test-`);
+    const tasks = fs.readdirSync(`/proc/${s.pid}/task`).length;
+    try {
+      fs.writeFileSync(`${group}/cgroup.procs`, String(s.pid));
+      fs.writeFileSync(`${group}/pids.max`, String(tasks + 1));
+      const first = fetch(`${s.url}/?ms=1500`); // takes the one free slot
+      await waitFor(() => fs.readFileSync(`${group}/pids.current`, 'utf8').trim() === String(tasks + 1));
+      const refused = await fetch(`${s.url}/?ms=0`);
+      expect(refused.status).toBe(503);
+      expect(await waitFor(() => /fork: EAGAIN/.test(s.stderr()))).toBe(true);
+      expect((await first).status).toBe(200);
+      fs.writeFileSync(`${group}/pids.max`, 'max');
+      const again = await fetch(`${s.url}/?ms=0`);
+      expect(again.status).toBe(200);
+    } finally {
+      fs.writeFileSync(`${pidsRoot}/cgroup.procs`, String(s.pid));
+      // Children forked inside the group stay there until they exit.
+      // Children forked inside the group stay there until they exit, and the
+      // kernel releases exited tasks a little later (rmdir says EBUSY).
+      const removed = await waitFor(() => {
+        try {
+          fs.rmdirSync(group);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 10_000);
+      expect(removed).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,103 @@
+// forkserve/posix: real syscalls, Node-style errors, fork() from Node, and
+// signal handlers with and without SA_RESTART.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import * as posix from '../src/posix.js';
+import { FIXTURES } from './helpers/server.js';
+
+const run = promisify(execFile);
+const node = (script: string, args: string[] = []) =>
+  run(process.execPath, ['--single-threaded', `${FIXTURES}/${script}`, ...args], { timeout: 30_000 });
+
+describe('sockets', () => {
+  it('binds, listens, connects and accepts with the peer address', () => {
+    const { AF_INET, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR } = posix;
+    const fd = posix.socket(AF_INET, SOCK_STREAM);
+    posix.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    expect(posix.getsockopt(fd, SOL_SOCKET, SO_REUSEADDR)).not.toBe(0);
+    posix.bind(fd, '127.0.0.1', 0);
+    posix.listen(fd, 5);
+    const addr = posix.getsockname(fd);
+    expect(addr).toMatchObject({ family: 'IPv4', address: '127.0.0.1' });
+    const client = posix.socket(AF_INET, SOCK_STREAM);
+    posix.connect(client, '127.0.0.1', addr.port);
+    const conn = posix.accept(fd);
+    expect(conn.address.port).toBe(posix.getsockname(client).port);
+    expect(posix.getpeername(conn.fd).port).toBe(conn.address.port);
+    posix.sendall(client, Buffer.from('ping'));
+    const buf = Buffer.alloc(16);
+    const n = posix.recv(conn.fd, buf);
+    expect(buf.subarray(0, n).toString()).toBe('ping');
+    posix.shutdown(client, posix.SHUT_WR);
+    expect(posix.read(conn.fd, buf)).toBe(0); // end of stream after the peer's shutdown
+    for (const f of [conn.fd, client, fd]) posix.close(f);
+  });
+
+  it('throws SystemError with code, errno and syscall', () => {
+    const fd = posix.socket(posix.AF_INET, posix.SOCK_STREAM);
+    posix.bind(fd, '127.0.0.1', 0);
+    posix.listen(fd, 1);
+    const port = posix.getsockname(fd).port;
+    const other = posix.socket(posix.AF_INET, posix.SOCK_STREAM);
+    let err: posix.SystemError | undefined;
+    try {
+      posix.bind(other, '127.0.0.1', port);
+    } catch (e) {
+      err = e as posix.SystemError;
+    }
+    expect(err).toBeInstanceOf(posix.SystemError);
+    expect(err).toMatchObject({ code: 'EADDRINUSE', errno: -98, syscall: 'bind' });
+    expect(err!.message).toBe('bind: EADDRINUSE (address already in use)');
+    posix.close(other);
+    posix.close(fd);
+    expect(() => posix.close(fd)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'close' }));
+    expect(() => posix.waitpid(-1, posix.WNOHANG)).toThrow(expect.objectContaining({ code: 'ECHILD', syscall: 'waitpid' }));
+    expect(() => posix.kill(2 ** 22 + 12345, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+  });
+
+  it('throws TypeError and RangeError on misuse', () => {
+    expect(() => posix.close('3' as unknown as number)).toThrow(TypeError);
+    expect(() => posix.close(-1)).toThrow(RangeError);
+    expect(() => posix.bind(0, '127.0.0.1', 70000)).toThrow(RangeError);
+    expect(() => posix.read(0, 'x' as unknown as Buffer)).toThrow(TypeError);
+    expect(() => posix.sigaction('SIGNOPE' as posix.SignalName, () => {})).toThrow(TypeError);
+  });
+
+  it('reads and sets resource limits', () => {
+    const { soft, hard } = posix.getrlimit(posix.RLIMIT_NOFILE);
+    expect(soft).toBeGreaterThan(0);
+    posix.setrlimit(posix.RLIMIT_NOFILE, { soft: soft - 1, hard });
+    expect(posix.getrlimit(posix.RLIMIT_NOFILE).soft).toBe(soft - 1);
+    posix.setrlimit(posix.RLIMIT_NOFILE, { soft, hard });
+    expect(posix.getrlimit(posix.RLIMIT_NPROC).soft).not.toBe(0);
+  });
+});
+
+describe('fork()', () => {
+  it('runs a child that allocates heavily and awaits, and the parent sees its exit code', async () => {
+    for (const code of [42, 7]) {
+      const { stdout } = await node('fork-child.mjs', [String(code)]);
+      const { pid, status } = JSON.parse(stdout);
+      expect(status).toEqual({ pid, exited: true, exitCode: code, signaled: false, signal: null, coreDumped: false, stopped: false });
+    }
+  });
+});
+
+describe('SIGCHLD interrupting accept()', () => {
+  it('without SA_RESTART: the handler runs, then accept() throws EINTR', async () => {
+    const { stdout } = await node('eintr.mjs');
+    const r = JSON.parse(stdout);
+    expect(r).toMatchObject({ accepted: false, code: 'EINTR', errno: -4, syscall: 'accept', name: 'SystemError' });
+    expect(r.events).toEqual(['handler', 'reaped 3', 'accept threw EINTR']);
+  });
+
+  it('with SA_RESTART: the call resumes and returns the next connection', async () => {
+    const { stdout } = await node('eintr.mjs', ['restart']);
+    const r = JSON.parse(stdout);
+    expect(r.accepted).toBe(true);
+    expect(r.events[0]).toBe('handler');
+    expect(r.events).toContain('reaped 3');
+    expect(r.events.at(-1)).toBe('accept returned');
+  });
+});
