@@ -16,8 +16,12 @@ Options:
   -b, --bind HOST:PORT     address to listen on (default 127.0.0.1:8888)
       --backlog N          listen(2) backlog (default 2048)
   -k, --engine NAME        ${ENGINES.join(' | ')} (default fork)
+  -w, --workers N          prefork, node: worker processes (default: number of CPUs)
       --max-children N     fork: at most N children at once (default: no bound)
-  -t, --timeout S          a request running longer is stopped, 503 if nothing was sent (default 30)
+      --max-requests N     prefork: replace a worker after N requests (default 0: never)
+      --max-requests-jitter N  prefork: up to N more, chosen per worker
+  -t, --timeout S          a request (prefork: a silent worker) running longer is stopped,
+                           503 if nothing was sent (default 30)
       --graceful-timeout S seconds in-flight requests get after SIGTERM (default 30)
       --max-body BYTES     largest request body, else 413 (default 1 GiB)
       --keep-alive S       idle seconds a persistent connection is kept (default 5)
@@ -59,6 +63,9 @@ export async function main(argv: string[]): Promise<number> {
       backlog: { type: 'string' },
       engine: { type: 'string', short: 'k' },
       'max-children': { type: 'string' },
+      workers: { type: 'string', short: 'w' },
+      'max-requests': { type: 'string' },
+      'max-requests-jitter': { type: 'string' },
       timeout: { type: 'string', short: 't' },
       'graceful-timeout': { type: 'string' },
       'max-body': { type: 'string' },
@@ -74,7 +81,8 @@ export async function main(argv: string[]): Promise<number> {
   const engine = (values.engine ?? 'fork') as EngineName;
   if (!ENGINES.includes(engine)) throw new TypeError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
   const { host, port } = parseBind(values.bind ?? '127.0.0.1:8888');
-  const app = await loadApp(positionals[0]);
+  const spec = positionals[0];
+  const app = await loadApp(spec);
   const keepAlive = int('keep-alive', values['keep-alive']);
   await serve(app, {
     engine,
@@ -82,6 +90,10 @@ export async function main(argv: string[]): Promise<number> {
     port,
     backlog: int('backlog', values.backlog, 1),
     maxChildren: int('max-children', values['max-children']),
+    workers: int('workers', values.workers, 1),
+    maxRequests: int('max-requests', values['max-requests']),
+    maxRequestsJitter: int('max-requests-jitter', values['max-requests-jitter']),
+    reload: () => loadApp(spec, process.cwd(), { fresh: true }),
     timeout: int('timeout', values.timeout),
     gracefulTimeout: int('graceful-timeout', values['graceful-timeout']),
     maxBodyBytes: int('max-body', values['max-body']),

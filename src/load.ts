@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { App } from './apps/index.js';
 
@@ -16,7 +17,18 @@ export function parseAppSpec(spec: string): { file: string; exportName?: string 
   return { file: spec };
 }
 
-async function importModule(file: string): Promise<Record<string, unknown>> {
+let generation = 0;
+
+/** Forgets the app's own modules (not node_modules) so the next load reads them again. */
+function forgetModules(dir: string): void {
+  const cache = createRequire(import.meta.url).cache;
+  for (const key of Object.keys(cache)) {
+    if (key.startsWith(dir) && !key.includes(`${path.sep}node_modules${path.sep}`)) delete cache[key];
+  }
+}
+
+async function importModule(file: string, fresh: boolean): Promise<Record<string, unknown>> {
+  if (fresh) forgetModules(path.dirname(file));
   if (/\.[cm]?tsx?$/.test(file)) {
     // esbuild (under tsx) would otherwise keep a worker thread and a service
     // process alive in the server: an extra thread at every fork() and a
@@ -33,21 +45,24 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
     const { require: tsxRequire } = await import('tsx/cjs/api');
     return tsxRequire(file, import.meta.url) as Record<string, unknown>;
   }
-  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  // ESM has no cache to clear: a new URL is a new module instance.
+  const url = pathToFileURL(file).href + (fresh ? `?reload=${++generation}` : '');
+  return (await import(url)) as Record<string, unknown>;
 }
 
 /**
  * Returns the app exported by the module: the named export, else `default`,
- * `app` or `application`. Throws Error with code 'ENOENT' for a missing
+ * `app` or `application`. With `fresh`, the app's own modules are read again
+ * (SIGHUP reload). Throws Error with code 'ENOENT' for a missing
  * file, TypeError when no export is an app.
  */
-export async function loadApp(spec: string, cwd = process.cwd()): Promise<App> {
+export async function loadApp(spec: string, cwd = process.cwd(), options: { fresh?: boolean } = {}): Promise<App> {
   const { file, exportName } = parseAppSpec(spec);
   const abs = path.resolve(cwd, file);
   if (!fs.existsSync(abs)) {
     throw Object.assign(new Error(`App module not found: ${abs}`), { code: 'ENOENT' });
   }
-  const mod = await importModule(abs);
+  const mod = await importModule(abs, options.fresh === true);
   const names = exportName ? [exportName] : ['default', 'app', 'application'];
   for (const name of names) {
     let candidate = mod[name] as unknown;

@@ -5,13 +5,18 @@ import { toHandler, type App } from './apps/index.js';
 import { listenSocket } from './listen.js';
 import { createLogger, type Logger } from './log.js';
 import { close, getpid, type SockAddr } from './posix.js';
+import os from 'node:os';
+import cluster from 'node:cluster';
 import { runFork } from './engines/fork.js';
+import { runIterative } from './engines/iterative.js';
+import { runPrefork } from './engines/prefork.js';
+import { runNode } from './engines/node.js';
 import { warmUp } from './engines/warmup.js';
 import { quiesce } from './engines/quiesce.js';
 import type { EngineContext, EngineOptions } from './engines/types.js';
 
-export type EngineName = 'fork';
-export const ENGINES: readonly EngineName[] = ['fork'];
+export type EngineName = 'iterative' | 'fork' | 'prefork' | 'poll' | 'node';
+export const ENGINES: readonly EngineName[] = ['iterative', 'fork', 'prefork', 'poll', 'node'];
 
 export interface ServeOptions extends EngineOptions {
   /** Process model. Default 'fork'. */
@@ -26,6 +31,8 @@ export interface ServeOptions extends EngineOptions {
   accessLog?: boolean;
   /** Called once listening, with the bound address (useful with port 0). */
   onListening?: (address: SockAddr) => void;
+  /** prefork: loads the app again on SIGHUP (the CLI re-imports the module). */
+  reload?: () => Promise<App>;
   logger?: Logger;
 }
 
@@ -36,23 +43,54 @@ export interface ServeOptions extends EngineOptions {
  * event loop while serving. Throws SystemError (EADDRINUSE, EACCES) when it
  * cannot listen, TypeError for a bad app or option.
  */
+/** Warm-up and quiescence before the first fork (engines/warmup.ts, engines/quiesce.ts). */
+async function prepareToFork(log: Logger): Promise<void> {
+  await warmUp();
+  const pending = await quiesce();
+  if (pending.length) log.error(`Forking with async work still pending in the parent: ${pending.join(', ')}`);
+}
+
 export async function serve(app: App, options: ServeOptions = {}): Promise<void> {
   const engine = options.engine ?? 'fork';
   if (!ENGINES.includes(engine)) throw new TypeError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
   const handler = toHandler(app);
-  await warmUp();
   const log = options.logger ?? createLogger({ accessLog: options.accessLog });
-  const { fd, address } = listenSocket({ host: options.host ?? '127.0.0.1', port: options.port ?? 8888, backlog: options.backlog ?? 2048 });
+  const opts: ServeOptions = { ...options };
+  if ((engine === 'prefork' || (engine === 'node' && options.workers !== undefined)) && opts.workers === undefined) opts.workers = os.availableParallelism();
+  if (engine === 'node' && cluster.isWorker) {
+    // A node:cluster worker: the primary listens; this process only serves.
+    const port = Number(process.env.FORKSERVE_PORT ?? opts.port ?? 8888);
+    await runNode({ listenFd: -1, handler, log, serverName: opts.host ?? '127.0.0.1', serverPort: port, options: opts });
+    return;
+  }
+  const { fd, address } = listenSocket({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8888, backlog: opts.backlog ?? 2048 });
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   log.info(`Listening at: http://${shown}:${address.port} (${getpid()})`);
-  log.info(`Using engine: ${engine}`);
-  options.onListening?.(address);
-  const pending = await quiesce();
-  if (pending.length) log.error(`Forking with async work still pending in the parent: ${pending.join(', ')}`);
-  const ctx: EngineContext = { listenFd: fd, handler, log, serverName: address.address, serverPort: address.port, options };
+  log.info(`Using engine: ${engine}${opts.workers ? ` with ${opts.workers} workers` : ''}`);
+  opts.onListening?.(address);
+  const ctx: EngineContext = { listenFd: fd, handler, log, serverName: address.address, serverPort: address.port, options: opts };
+  if (engine !== 'node') await prepareToFork(log);
   try {
-    await runFork(ctx);
+    switch (engine) {
+      case 'iterative': await runIterative(ctx); break;
+      case 'fork': await runFork(ctx); break;
+      case 'prefork': {
+        const reload = opts.reload;
+        await runPrefork(ctx, reload && (async () => {
+          const handler = toHandler(await reload());
+          await prepareToFork(log);
+          return handler;
+        }));
+        break;
+      }
+      case 'poll': {
+        const { runPoll } = await import('./engines/poll.js');
+        await runPoll(ctx);
+        break;
+      }
+      case 'node': await runNode(ctx); break;
+    }
   } finally {
-    close(fd);
+    if (!(engine === 'node' && (opts.workers ?? 1) > 1)) close(fd);
   }
 }

@@ -5,6 +5,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   forkserve::InitSignals(env, exports);
   forkserve::InitHttp(env, exports);
   forkserve::InitEngine(env, exports);
+  forkserve::InitWorkers(env, exports);
   forkserve::InitPoll(env, exports);
   forkserve::InitProc(env, exports);
   return exports;

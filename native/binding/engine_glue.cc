@@ -41,6 +41,8 @@ static engine::Limits LimitsFrom(Napi::Value v) {
   l.max_body = static_cast<uint64_t>(OptNum(o, "maxBodyBytes", static_cast<double>(1ull << 30)));
   l.header_timeout_ms = OptInt(o, "headersTimeoutMs", 30000);
   l.keepalive_timeout_ms = OptInt(o, "keepAliveTimeoutMs", 5000);
+  Napi::Value ka = o.Get("keepAlive");
+  if (ka.IsBoolean()) l.keep_alive = ka.As<Napi::Boolean>().Value();
   return l;
 }
 

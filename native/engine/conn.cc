@@ -127,7 +127,7 @@ ReadResult Connection::ReadRequest(Request* req, int* status) {
   int st = 0;
   hp_parse_request(buf_.data(), head_len, &req->head, &limits_.parser, &st);
   req->body = buf_.data() + head_len;
-  keep_alive_ = req->head.keep_alive && !req->head.must_close && !StopRequested();
+  keep_alive_ = limits_.keep_alive && req->head.keep_alive && !req->head.must_close && !StopRequested();
   minor_version_ = req->head.minor_version;
   head_request_ = req->head.method_len == 4 && memcmp(req->head.method, "HEAD", 4) == 0;
   return ReadResult::kRequest;

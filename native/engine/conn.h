@@ -19,6 +19,7 @@ struct Limits {
   uint64_t max_body = 1ull << 30;      // bytes; over it: 413
   int header_timeout_ms = 30000;       // whole head (and each body read) must arrive in time, else 408
   int keepalive_timeout_ms = 5000;     // idle wait for the next request on a persistent connection
+  bool keep_alive = true;              // false: one request per connection (Connection: close)
 };
 
 // A parsed request; the pointers are valid until the next ReadRequest.

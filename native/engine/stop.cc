@@ -7,17 +7,33 @@ namespace engine {
 
 static volatile sig_atomic_t g_stop = 0;
 
-static void OnTerm(int) { g_stop = 1; }
+static void OnStop(int sig) { g_stop = sig; }
 
-void InstallGracefulStop() {
-  g_stop = 0;
+static void SetAction(int sig, void (*handler)(int)) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = OnTerm;
+  sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(sig, &sa, nullptr);
+}
+
+void InstallGracefulStop(bool fast) {
+  g_stop = 0;
+  SetAction(SIGTERM, OnStop);
+  if (fast) {
+    SetAction(SIGINT, OnStop);
+    SetAction(SIGQUIT, OnStop);
+  }
+}
+
+void RemoveGracefulStop() {
+  SetAction(SIGTERM, SIG_DFL);
+  SetAction(SIGINT, SIG_DFL);
+  SetAction(SIGQUIT, SIG_DFL);
 }
 
 bool StopRequested() { return g_stop != 0; }
+
+int StopSignal() { return g_stop; }
 
 }  // namespace engine

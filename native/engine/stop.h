@@ -5,10 +5,16 @@
 
 namespace engine {
 
-// Installs a SIGTERM handler (without SA_RESTART, so a blocked poll(2)
-// returns EINTR) that records the request to stop.
-void InstallGracefulStop();
-// True once SIGTERM arrived.
+// Installs handlers (without SA_RESTART, so a blocked poll(2) returns
+// EINTR) that record a request to stop: SIGTERM graceful, and when fast is
+// true also SIGINT and SIGQUIT (for a process that is itself the server:
+// the iterative engine). A fork child or worker leaves SIGINT to its parent.
+void InstallGracefulStop(bool fast = false);
+// True once a stop signal arrived.
 bool StopRequested();
+// The signal that asked to stop, or 0.
+int StopSignal();
+// Restores the default actions of the signals InstallGracefulStop took.
+void RemoveGracefulStop();
 
 }  // namespace engine

@@ -22,6 +22,8 @@ export interface HttpLimits {
   headersTimeoutMs?: number;
   /** Milliseconds an idle persistent connection is kept. Default 5000. */
   keepAliveTimeoutMs?: number;
+  /** Allow persistent connections. Default true; the iterative engine sets false (one connection at a time). */
+  keepAlive?: boolean;
 }
 
 export interface NativeConnection {

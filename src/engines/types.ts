@@ -10,6 +10,12 @@ export interface EngineOptions extends HttpLimits {
   timeout?: number;
   /** Seconds in-flight requests get after SIGTERM. Default 30. */
   gracefulTimeout?: number;
+  /** prefork and node: worker processes. Default: the number of CPUs. */
+  workers?: number;
+  /** prefork: a worker is replaced after this many requests (0: never). */
+  maxRequests?: number;
+  /** prefork: up to this many more requests, chosen per worker, so workers do not restart together. */
+  maxRequestsJitter?: number;
 }
 
 export interface EngineContext {

@@ -1,0 +1,138 @@
+// Glue for the iterative server and the prefork engine: a stoppable accept,
+// worker heartbeats, and the prefork master loop.
+#include <uv.h>
+
+#include "binding/addon.h"
+#include "binding/errors.h"
+#include "engine/accept.h"
+#include "engine/heartbeat.h"
+#include "engine/prefork.h"
+#include "engine/stop.h"
+#include "posix/signals.h"
+
+namespace forkserve {
+
+Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st);  // posix_glue.cc
+
+// The slot of this process when it is a prefork worker.
+static engine::WorkerSlot* g_slot = nullptr;
+
+static void BeatSlot(void*) { engine::Beat(g_slot); }
+
+// acceptNext(listenFd) -> { fd, address: { address, port } } | null when a stop signal arrived.
+static Napi::Value AcceptNext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  posix::SockAddr peer;
+  int fd = engine::AcceptNext(ArgFd(info, 0, "listenFd"), &peer, 1000, g_slot ? BeatSlot : nullptr, nullptr);
+  if (fd == -ECANCELED) return env.Null();
+  if (fd < 0) ThrowSystemError(env, fd, "accept");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("fd", fd);
+  Napi::Object addr = Napi::Object::New(env);
+  addr.Set("address", peer.host);
+  addr.Set("port", peer.port);
+  o.Set("address", addr);
+  return o;
+}
+
+// installStopHandlers(fast): SIGTERM (and with fast, SIGINT/SIGQUIT) make acceptNext return null.
+static Napi::Value InstallStop(const Napi::CallbackInfo& info) {
+  engine::InstallGracefulStop(info.Length() > 0 && info[0].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+static Napi::Value RemoveStop(const Napi::CallbackInfo& info) {
+  engine::RemoveGracefulStop();
+  return info.Env().Undefined();
+}
+
+// stopSignal() -> 'SIGTERM' | 'SIGINT' | ... | null
+static Napi::Value StopSignal(const Napi::CallbackInfo& info) {
+  const char* name = posix::SignalName(engine::StopSignal());
+  return name ? Napi::Value(Napi::String::New(info.Env(), name)) : info.Env().Null();
+}
+
+// heartbeat(requestDone?): a prefork worker tells the master it is alive.
+static Napi::Value Heartbeat(const Napi::CallbackInfo& info) {
+  if (g_slot) {
+    engine::Beat(g_slot);
+    if (info.Length() > 0 && info[0].ToBoolean().Value()) g_slot->requests = g_slot->requests + 1;
+  }
+  return info.Env().Undefined();
+}
+
+class JsPreforkEvents : public engine::PreforkEvents {
+ public:
+  JsPreforkEvents(Napi::Env env, Napi::Object cbs) : env_(env), cbs_(cbs) {}
+  void OnSpawned(pid_t pid, int slot) override { Call("onSpawned", {Napi::Number::New(env_, pid), Napi::Number::New(env_, slot)}); }
+  void OnReaped(const posix::WaitStatus& st, bool expected) override {
+    Call("onReaped", {WaitStatusObject(env_, st), Napi::Boolean::New(env_, expected)});
+  }
+  void OnTimeout(pid_t pid) override { Call("onTimeout", {Napi::Number::New(env_, pid)}); }
+  void OnForkFailed(int err) override { Call("onError", {SystemError(env_, err, "fork").Value()}); }
+  void OnWorkerCount(int n) override { Call("onWorkerCount", {Napi::Number::New(env_, n)}); }
+
+ private:
+  void Call(const char* name, std::initializer_list<napi_value> args) {
+    Napi::HandleScope scope(env_);
+    Napi::Value fn = cbs_.Get(name);
+    if (fn.IsFunction()) fn.As<Napi::Function>().Call(args);
+  }
+  Napi::Env env_;
+  Napi::Object cbs_;
+};
+
+static engine::PreforkOptions g_prefork;
+
+// preforkMaster(listenFd, { workers, timeoutMs, gracefulTimeoutMs }, callbacks)
+//   -> { role: 'worker', slot } | { role: 'master', event: 'stopped' | 'reload', stopSignal }
+static Napi::Value PreforkMaster(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  g_prefork.listen_fd = ArgFd(info, 0, "listenFd");
+  if (!info[1].IsObject() || !info[2].IsObject()) ThrowTypeError(env, "options and callbacks must be objects");
+  Napi::Object o = info[1].As<Napi::Object>();
+  auto num = [&](const char* k, int def) { Napi::Value v = o.Get(k); return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : def; };
+  g_prefork.workers = num("workers", 2);
+  if (g_prefork.workers < 1 || g_prefork.workers > 256) ThrowRangeError(env, "workers must be in 1..256");
+  g_prefork.timeout_ms = num("timeoutMs", 30000);
+  g_prefork.graceful_timeout_ms = num("gracefulTimeoutMs", 30000);
+  JsPreforkEvents events(env, info[2].As<Napi::Object>());
+  engine::PreforkResult r = engine::RunPrefork(&g_prefork, &events);
+  Napi::Object out = Napi::Object::New(env);
+  switch (r.kind) {
+    case engine::PreforkResult::kWorker: {
+      uv_loop_t* loop = nullptr;
+      napi_get_uv_event_loop(env, &loop);
+      uv_loop_fork(loop);
+      g_slot = r.slot_ptr;
+      out.Set("role", "worker");
+      out.Set("slot", r.slot);
+      return out;
+    }
+    case engine::PreforkResult::kError:
+      ThrowSystemError(env, r.error, "mmap");
+    case engine::PreforkResult::kReload:
+      out.Set("role", "master");
+      out.Set("event", "reload");
+      return out;
+    case engine::PreforkResult::kStopped: {
+      out.Set("role", "master");
+      out.Set("event", "stopped");
+      const char* name = posix::SignalName(r.stop_signal);
+      out.Set("stopSignal", name ? Napi::Value(Napi::String::New(env, name)) : env.Null());
+      return out;
+    }
+  }
+  return out;
+}
+
+void InitWorkers(Napi::Env env, Napi::Object exports) {
+  exports.Set("acceptNext", Napi::Function::New(env, AcceptNext, "acceptNext"));
+  exports.Set("installStopHandlers", Napi::Function::New(env, InstallStop, "installStopHandlers"));
+  exports.Set("removeStopHandlers", Napi::Function::New(env, RemoveStop, "removeStopHandlers"));
+  exports.Set("stopSignal", Napi::Function::New(env, StopSignal, "stopSignal"));
+  exports.Set("heartbeat", Napi::Function::New(env, Heartbeat, "heartbeat"));
+  exports.Set("preforkMaster", Napi::Function::New(env, PreforkMaster, "preforkMaster"));
+}
+
+}  // namespace forkserve

@@ -1,0 +1,30 @@
+#include "engine/heartbeat.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+namespace engine {
+
+int64_t MonotonicMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+WorkerSlot* MapSlots(int count) {
+  void* p = mmap(nullptr, sizeof(WorkerSlot) * count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  memset(p, 0, sizeof(WorkerSlot) * count);
+  return static_cast<WorkerSlot*>(p);
+}
+
+void UnmapSlots(WorkerSlot* slots, int count) {
+  if (slots) munmap(slots, sizeof(WorkerSlot) * count);
+}
+
+void Beat(WorkerSlot* slot) {
+  if (slot) slot->heartbeat_ms = MonotonicMs();
+}
+
+}  // namespace engine

@@ -1,0 +1,213 @@
+#include "engine/prefork.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine/stop.h"
+#include "posix/signals.h"
+
+namespace engine {
+
+namespace {
+
+constexpr int kMaxWorkers = 256;
+
+int g_wake[2] = {-1, -1};
+WorkerSlot* g_slots = nullptr;
+int g_generation = 0;             // bumped by each reload
+int g_slot_generation[kMaxWorkers];
+bool g_reloading = false;
+bool g_stopping = false;         // every exit is expected during a stop
+
+const int kSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU};
+
+void Wake(int) {
+  int saved = errno;
+  char b = 1;
+  if (g_wake[1] >= 0 && write(g_wake[1], &b, 1) < 0) {
+  }
+  errno = saved;
+}
+
+void Drain() {
+  char buf[64];
+  while (read(g_wake[0], buf, sizeof buf) > 0) {
+  }
+}
+
+int Alive() {
+  int n = 0;
+  for (int i = 0; i < kMaxWorkers; i++)
+    if (g_slots[i].pid > 0) n++;
+  return n;
+}
+
+int FindSlot(pid_t pid) {
+  for (int i = 0; i < kMaxWorkers; i++)
+    if (g_slots[i].pid == pid) return i;
+  return -1;
+}
+
+void SignalAll(int sig, bool old_generation_only) {
+  for (int i = 0; i < kMaxWorkers; i++)
+    if (g_slots[i].pid > 0 && (!old_generation_only || g_slot_generation[i] != g_generation))
+      kill(g_slots[i].pid, sig);
+}
+
+// Reaps every exited worker (the waitpid(-1, WNOHANG) loop) and frees its slot.
+void Reap(PreforkEvents* ev, int* wanted_gone) {
+  posix::WaitStatus st;
+  while (posix::WaitPid(-1, WNOHANG, &st) > 0) {
+    int slot = FindSlot(st.pid);
+    bool expected = g_stopping || (slot >= 0 && g_slot_generation[slot] != g_generation);
+    if (slot >= 0) g_slots[slot].pid = 0;
+    if (*wanted_gone > 0 && !expected) {
+      (*wanted_gone)--;
+      expected = true;
+    }
+    ev->OnReaped(st, expected);
+  }
+}
+
+void Install() {
+  posix::SignalSetNotify(Wake);
+  for (int sig : kSignals) posix::SignalInstall(sig, false);
+}
+
+void Restore() {
+  for (int sig : kSignals) posix::SignalReset(sig, false);
+  posix::SignalSetNotify(nullptr);
+}
+
+void Shutdown(const PreforkOptions& opt, PreforkEvents* ev, bool graceful) {
+  int none = 0;
+  g_stopping = true;
+  SignalAll(graceful ? SIGTERM : SIGKILL, false);
+  int64_t deadline = MonotonicMs() + (graceful ? opt.graceful_timeout_ms : 2000);
+  while (Alive() > 0) {
+    Reap(ev, &none);
+    if (Alive() == 0) break;
+    if (MonotonicMs() > deadline) {
+      SignalAll(SIGKILL, false);
+      deadline = MonotonicMs() + 5000;
+    }
+    struct pollfd p = {g_wake[0], POLLIN, 0};
+    poll(&p, 1, 100);
+    Drain();
+  }
+}
+
+}  // namespace
+
+PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
+  PreforkResult res;
+  if (!g_slots) {
+    g_slots = MapSlots(kMaxWorkers);
+    if (!g_slots || pipe(g_wake) < 0) {
+      res.kind = PreforkResult::kError;
+      res.error = -errno;
+      return res;
+    }
+    for (int fd : g_wake) {
+      fcntl(fd, F_SETFD, FD_CLOEXEC);
+      fcntl(fd, F_SETFL, O_NONBLOCK);
+    }
+  } else if (g_reloading) {
+    // Back from a reload: new workers of the new generation replace the old,
+    // which finish their requests (SIGTERM) once the new ones are forked.
+    g_generation++;
+    g_reloading = false;
+  }
+  Install();
+  int wanted_gone = 0;  // SIGTTOU: workers we stopped on purpose
+  bool retire_old = true;
+  for (;;) {
+    Reap(ev, &wanted_gone);
+    if (posix::SignalTake(SIGTTIN) && opt->workers < kMaxWorkers) {
+      opt->workers++;
+      ev->OnWorkerCount(opt->workers);
+    }
+    if (posix::SignalTake(SIGTTOU) && opt->workers > 1) {
+      opt->workers--;
+      ev->OnWorkerCount(opt->workers);
+    }
+    int stop = posix::SignalTake(SIGTERM) ? SIGTERM
+               : posix::SignalTake(SIGINT) ? SIGINT
+               : posix::SignalTake(SIGQUIT) ? SIGQUIT : 0;
+    if (stop) {
+      Shutdown(*opt, ev, stop == SIGTERM);
+      g_stopping = false;
+      Restore();
+      res.kind = PreforkResult::kStopped;
+      res.stop_signal = stop;
+      return res;
+    }
+    if (posix::SignalTake(SIGHUP)) {
+      Restore();
+      g_reloading = true;
+      res.kind = PreforkResult::kReload;
+      return res;
+    }
+    // Workers of this generation, and the extra ones SIGTTOU asks to stop.
+    int current = 0;
+    for (int i = 0; i < kMaxWorkers; i++)
+      if (g_slots[i].pid > 0 && g_slot_generation[i] == g_generation) current++;
+    while (current > opt->workers) {
+      for (int i = kMaxWorkers - 1; i >= 0; i--)
+        if (g_slots[i].pid > 0 && g_slot_generation[i] == g_generation) {
+          kill(g_slots[i].pid, SIGTERM);
+          g_slot_generation[i] = -1;  // no longer counted; its exit is expected
+          break;
+        }
+      current--;
+    }
+    while (current < opt->workers) {
+      int slot = FindSlot(0);
+      if (slot < 0) break;
+      g_slots[slot].heartbeat_ms = MonotonicMs();
+      g_slots[slot].requests = 0;
+      pid_t pid = posix::Fork();
+      if (pid == 0) {
+        Restore();
+        close(g_wake[0]);
+        close(g_wake[1]);
+        InstallGracefulStop();
+        g_slots[slot].pid = getpid();
+        res.kind = PreforkResult::kWorker;
+        res.slot = slot;
+        res.slot_ptr = &g_slots[slot];
+        return res;
+      }
+      if (pid < 0) {
+        ev->OnForkFailed(pid);
+        break;  // try again after the next wake-up
+      }
+      g_slots[slot].pid = pid;
+      g_slot_generation[slot] = g_generation;
+      ev->OnSpawned(pid, slot);
+      current++;
+    }
+    if (retire_old) {
+      SignalAll(SIGTERM, true);  // after a reload: old generation finishes and exits
+      retire_old = false;
+    }
+    // Silent workers: their JS is stuck (or deadlocked after fork).
+    int64_t now = MonotonicMs();
+    for (int i = 0; i < kMaxWorkers; i++) {
+      if (g_slots[i].pid > 0 && now - g_slots[i].heartbeat_ms > opt->timeout_ms) {
+        ev->OnTimeout(g_slots[i].pid);
+        kill(g_slots[i].pid, SIGKILL);
+        g_slots[i].heartbeat_ms = now;  // one kill per timeout; the reap frees the slot
+      }
+    }
+    struct pollfd p = {g_wake[0], POLLIN, 0};
+    poll(&p, 1, 1000);
+    Drain();
+  }
+}
+
+}  // namespace engine

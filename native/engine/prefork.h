@@ -1,0 +1,48 @@
+// The prefork master, in gunicorn's arbiter's terms: it forks N workers that
+// accept on the shared listening socket, reaps them with waitpid(-1,
+// WNOHANG), replaces the dead, kills the silent (heartbeat older than the
+// timeout) with SIGKILL, and answers signals:
+//   SIGTERM graceful stop; SIGINT/SIGQUIT fast stop; SIGHUP reload (the
+//   caller reloads the app, new workers start, old ones stop gracefully);
+//   SIGTTIN/SIGTTOU one worker more/fewer.
+// It returns in a new worker (to serve) and in the master for a stop or a
+// reload. Knows nothing of Node-API.
+#pragma once
+#include <sys/types.h>
+
+#include "engine/heartbeat.h"
+#include "posix/sys.h"
+
+namespace engine {
+
+struct PreforkOptions {
+  int listen_fd = -1;
+  int workers = 2;
+  int timeout_ms = 30000;           // silence after which a worker is killed
+  int graceful_timeout_ms = 30000;  // SIGTERM: time workers get to finish
+};
+
+class PreforkEvents {
+ public:
+  virtual ~PreforkEvents() = default;
+  virtual void OnSpawned(pid_t pid, int slot) = 0;
+  virtual void OnReaped(const posix::WaitStatus& status, bool expected) = 0;
+  virtual void OnTimeout(pid_t pid) = 0;
+  virtual void OnForkFailed(int neg_errno) = 0;
+  virtual void OnWorkerCount(int count) = 0;
+};
+
+struct PreforkResult {
+  enum Kind { kWorker, kStopped, kReload, kError } kind = kStopped;
+  int slot = -1;           // kWorker: this worker's slot
+  WorkerSlot* slot_ptr = nullptr;
+  int stop_signal = 0;     // kStopped
+  int error = 0;           // kError: -errno
+};
+
+// Runs (or, after kReload, resumes) the master. The slots live across
+// calls; on kReload the caller loads the app again and calls back: the
+// master then replaces every worker by a new one, gracefully.
+PreforkResult RunPrefork(PreforkOptions* options, PreforkEvents* events);
+
+}  // namespace engine

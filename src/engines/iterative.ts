@@ -1,0 +1,34 @@
+/**
+ * The iterative engine: the course's first server. One process accepts,
+ * serves and closes one connection at a time; the accept is native
+ * (native/engine/accept.cc) and stops on SIGTERM, SIGINT or SIGQUIT. Every
+ * response closes its connection: a persistent one would keep every other
+ * client waiting.
+ */
+import { native } from '../native.js';
+import { serveConnection } from './connection.js';
+import type { EngineContext } from './types.js';
+
+type Accepted = { fd: number; address: { address: string; port: number } } | null;
+
+export async function runIterative(ctx: EngineContext): Promise<void> {
+  const acceptNext = native.acceptNext as (fd: number) => Accepted;
+  (native.installStopHandlers as (fast: boolean) => void)(true);
+  try {
+    for (let conn = acceptNext(ctx.listenFd); conn; conn = acceptNext(ctx.listenFd)) {
+      await serveConnection(conn.fd, {
+        handler: ctx.handler,
+        log: ctx.log,
+        serverName: ctx.serverName,
+        serverPort: ctx.serverPort,
+        remoteAddress: conn.address.address,
+        remotePort: conn.address.port,
+        limits: { ...ctx.options, keepAlive: false },
+        timeoutSeconds: 0, // the watchdog ends its process: here that is the server
+      });
+    }
+    ctx.log.info(`Stopped by ${(native.stopSignal as () => string | null)() ?? 'request'}`);
+  } finally {
+    (native.removeStopHandlers as () => void)();
+  }
+}

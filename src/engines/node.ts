@@ -1,0 +1,149 @@
+/**
+ * The `node` engine: the same app served by node:http (llhttp), the pure
+ * Node reference every comparison is made against. With workers > 1 it uses
+ * node:cluster, Node's own multi-process model: the primary re-runs this
+ * program in N worker processes (spawned, not forked) and hands them
+ * connections.
+ */
+import cluster from 'node:cluster';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AppResponse, RequestInfo } from '../apps/index.js';
+import { close } from '../posix.js';
+import type { EngineContext } from './types.js';
+
+const INTERNAL_ERROR: AppResponse = {
+  status: 500,
+  headers: ['Content-Type', 'text/plain; charset=utf-8'],
+  body: Buffer.from('500 Internal Server Error\n'),
+};
+
+function hasHeader(headers: string[], name: string): boolean {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === name) return true;
+  return false;
+}
+
+function createServer(ctx: EngineContext): http.Server {
+  const { options, log } = ctx;
+  const maxBody = options.maxBodyBytes ?? 2 ** 30;
+  const server = http.createServer({
+    maxHeaderSize: options.maxHeaderBytes ?? 16384,
+    requireHostHeader: true,
+    headersTimeout: options.headersTimeoutMs ?? 30000,
+    requestTimeout: 0,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
+  }, async (req, res) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBody) {
+        res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('413 Content Too Large\n');
+        req.socket.destroySoon();
+        return;
+      }
+      chunks.push(chunk);
+    }
+    const info: RequestInfo = {
+      method: req.method ?? 'GET',
+      target: req.url ?? '/',
+      minorVersion: req.httpVersionMinor,
+      headers: req.rawHeaders,
+      body: Buffer.concat(chunks),
+      remoteAddress: req.socket.remoteAddress ?? '',
+      remotePort: req.socket.remotePort ?? 0,
+      serverName: ctx.serverName,
+      serverPort: ctx.serverPort,
+    };
+    let out: AppResponse;
+    try {
+      out = await ctx.handler(info);
+    } catch (err) {
+      log.error(`Error handling request ${info.method} ${info.target}: ${(err as Error)?.stack ?? String(err)}`);
+      out = INTERNAL_ERROR;
+    }
+    const headers = hasHeader(out.headers, 'server') ? out.headers : ['Server', 'forkserve', ...out.headers];
+    let bytes = 0;
+    try {
+      if (Buffer.isBuffer(out.body)) {
+        if (!hasHeader(headers, 'content-length') && !hasHeader(headers, 'transfer-encoding')) headers.push('Content-Length', String(out.body.length));
+        res.writeHead(out.status, out.reason, headers);
+        res.end(out.body);
+        bytes = out.body.length;
+      } else {
+        res.writeHead(out.status, out.reason, headers);
+        for await (const chunk of out.body) {
+          bytes += chunk.length;
+          res.write(chunk);
+        }
+        res.end();
+      }
+    } catch (err) {
+      log.error(`Error writing response to ${info.method} ${info.target}: ${(err as Error)?.stack ?? String(err)}`);
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    }
+    log.access({
+      remote: info.remoteAddress.replace(/^::ffff:/, ''), method: info.method, target: info.target, minorVersion: info.minorVersion,
+      status: out.status, bytes, referer: req.headers.referer, userAgent: req.headers['user-agent'],
+    });
+  });
+  return server;
+}
+
+/** Resolves when SIGTERM (graceful: in-flight requests finish) or SIGINT/SIGQUIT stops the server. */
+function untilStopped(servers: http.Server[], onStop: (signal: string) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      for (const s of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.removeAllListeners(s);
+      onStop(signal);
+      let open = servers.length;
+      for (const server of servers) {
+        server.close(() => --open === 0 && resolve());
+        server.closeIdleConnections();
+        if (signal !== 'SIGTERM') server.closeAllConnections();
+      }
+      if (servers.length === 0) resolve();
+    };
+    for (const s of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.once(s, () => stop(s));
+  });
+}
+
+export async function runNode(ctx: EngineContext): Promise<void> {
+  const workers = ctx.options.workers ?? 1;
+  if (workers <= 1) {
+    const server = createServer(ctx);
+    // Serve on the socket forkserve already bound: same address, same backlog.
+    await new Promise<void>((resolve) => server.listen({ fd: ctx.listenFd }, resolve));
+    await untilStopped([server], (sig) => ctx.log.info(`Stopped by ${sig}`));
+    return;
+  }
+  if (cluster.isPrimary) {
+    // Workers listen on the address themselves (the primary distributes
+    // connections), so the socket bound before is handed back first.
+    close(ctx.listenFd);
+    for (let i = 0; i < workers; i++) cluster.fork({ FORKSERVE_PORT: String(ctx.serverPort) });
+    cluster.on('exit', (worker, code, signal) => {
+      if (!stopping) {
+        ctx.log.error(`Worker ${worker.process.pid} ${signal ? `killed by ${signal}` : `exited ${code}`}: replacing it`);
+        cluster.fork({ FORKSERVE_PORT: String(ctx.serverPort) });
+      }
+    });
+    let stopping = false;
+    await new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        stopping = true;
+        ctx.log.info(`Stopped by ${signal}`);
+        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL');
+        const check = () => (Object.keys(cluster.workers ?? {}).length === 0 ? resolve() : setTimeout(check, 20));
+        check();
+      };
+      for (const s of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.once(s, () => stop(s));
+    });
+    return;
+  }
+  const server = createServer(ctx);
+  await new Promise<void>((resolve) => server.listen(ctx.serverPort, ctx.serverName, resolve));
+  ctx.log.info(`Booting worker with pid: ${process.pid} (cluster, port ${(server.address() as AddressInfo).port})`);
+  await untilStopped([server], () => {});
+}

@@ -1,0 +1,99 @@
+/**
+ * The prefork engine: a master and N workers, in gunicorn's arbiter's
+ * terms. The master's loop is native (native/engine/prefork.cc): it forks
+ * the workers, reaps them with waitpid(-1, WNOHANG) and replaces the dead,
+ * kills workers silent for longer than --timeout, and handles SIGTERM
+ * (graceful), SIGINT/SIGQUIT (fast), SIGHUP (reload the app, new workers, no
+ * dropped connections: the listening socket stays open in the master),
+ * SIGTTIN/SIGTTOU (one worker more/fewer). Workers accept on the shared
+ * listening socket.
+ */
+import { native } from '../native.js';
+import { _exit, getpid } from '../posix.js';
+import { describeStatus } from '../log.js';
+import { serveConnection } from './connection.js';
+import type { EngineContext } from './types.js';
+import type { RawWaitStatus } from '../native.js';
+
+type MasterResult = { role: 'worker'; slot: number } | { role: 'master'; event: 'stopped' | 'reload'; stopSignal?: string | null };
+
+/** Requests a worker serves before it is replaced: max-requests plus up to max-requests-jitter (gunicorn's meaning). 0: never. */
+export function requestBudget(maxRequests = 0, jitter = 0): number {
+  if (maxRequests <= 0) return 0;
+  return maxRequests + Math.floor(Math.random() * (jitter + 1));
+}
+
+async function runWorker(ctx: EngineContext, slot: number): Promise<number> {
+  const { options, log } = ctx;
+  const budget = requestBudget(options.maxRequests, options.maxRequestsJitter);
+  const acceptNext = native.acceptNext as (fd: number) => { fd: number; address: { address: string; port: number } } | null;
+  const heartbeat = native.heartbeat as (requestDone?: boolean) => void;
+  let served = 0;
+  log.info(`Booting worker with pid: ${getpid()} (slot ${slot})`);
+  for (let conn = acceptNext(ctx.listenFd); conn; conn = acceptNext(ctx.listenFd)) {
+    await serveConnection(conn.fd, {
+      handler: ctx.handler,
+      log,
+      serverName: ctx.serverName,
+      serverPort: ctx.serverPort,
+      remoteAddress: conn.address.address,
+      remotePort: conn.address.port,
+      limits: options,
+      timeoutSeconds: options.timeout ?? 30,
+      onRequest: () => {
+        heartbeat(true);
+        served++;
+      },
+    });
+    if (budget && served >= budget) {
+      log.info(`Worker ${getpid()} served ${served} requests (max-requests): exiting to be replaced`);
+      break;
+    }
+  }
+  return 0;
+}
+
+export async function runPrefork(ctx: EngineContext, reload?: () => Promise<EngineContext['handler']>): Promise<void> {
+  const { log, options } = ctx;
+  const master = native.preforkMaster as (fd: number, o: object, cb: object) => MasterResult;
+  const callbacks = {
+    onSpawned: () => {},
+    onReaped: (st: RawWaitStatus, expected: boolean) => {
+      if (expected && st.exited) log.info(`Worker ${st.pid} exited: ${describeStatus(st)}`);
+      else log.error(`Worker ${st.pid} ${describeStatus(st)}${expected ? '' : ': replacing it'}`);
+    },
+    onTimeout: (pid: number) => log.error(`WORKER TIMEOUT (pid:${pid}): no heartbeat for ${options.timeout ?? 30} s, sending SIGKILL`),
+    onError: (err: Error) => log.error(`${err.message}: will retry`),
+    onWorkerCount: (n: number) => log.info(`Number of workers: ${n}`),
+  };
+  for (;;) {
+    const r = master(ctx.listenFd, {
+      workers: options.workers ?? 2,
+      timeoutMs: (options.timeout ?? 30) * 1000,
+      gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000,
+    }, callbacks);
+    if (r.role === 'worker') {
+      Object.defineProperty(process, 'pid', { value: getpid(), configurable: true, enumerable: true, writable: false });
+      let code = 0;
+      try {
+        code = await runWorker(ctx, r.slot);
+      } catch (err) {
+        log.error(`Worker ${getpid()} failed: ${(err as Error)?.stack ?? String(err)}`);
+        code = 1;
+      }
+      _exit(code);
+    }
+    if (r.event === 'stopped') {
+      log.info(`Stopped by ${r.stopSignal ?? 'request'}`);
+      return;
+    }
+    log.info('Hang up: reloading the app, starting new workers');
+    if (reload) {
+      try {
+        ctx.handler = await reload();
+      } catch (err) {
+        log.error(`Reload failed, keeping the running app: ${(err as Error)?.stack ?? String(err)}`);
+      }
+    }
+  }
+}
