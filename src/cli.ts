@@ -55,6 +55,7 @@ async function ps(args: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'ps') return ps(argv.slice(1));
+  if (argv[0] === 'client') return (await import('./client.js')).clientMain(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

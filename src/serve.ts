@@ -63,13 +63,14 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<void>
     await runNode({ listenFd: -1, handler, log, serverName: opts.host ?? '127.0.0.1', serverPort: port, options: opts });
     return;
   }
+  // Warm up and settle before listening: the first "Listening at" line means ready.
+  if (engine !== 'node') await prepareToFork(log);
   const { fd, address } = listenSocket({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8888, backlog: opts.backlog ?? 2048 });
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   log.info(`Listening at: http://${shown}:${address.port} (${getpid()})`);
   log.info(`Using engine: ${engine}${opts.workers ? ` with ${opts.workers} workers` : ''}`);
   opts.onListening?.(address);
   const ctx: EngineContext = { listenFd: fd, handler, log, serverName: address.address, serverPort: address.port, options: opts };
-  if (engine !== 'node') await prepareToFork(log);
   try {
     switch (engine) {
       case 'iterative': await runIterative(ctx); break;

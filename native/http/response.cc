@@ -128,8 +128,11 @@ bool FormatHead(const ResponseHead& head, const FramingInput& in, std::string* o
     out->append("Date: ").append(date, 29).append("\r\n");
   }
   for (const auto& f : head.fields) out->append(f.first).append(": ").append(f.second).append("\r\n");
-  // A HEAD response carries the Content-Length a GET would have (RFC 9110 §8.6).
-  if (!no_content && !has_length && in.body_length >= 0) {
+  // A HEAD response carries the Content-Length a GET would have (RFC 9110
+  // §8.6). An app that answers HEAD with no body (as frameworks do) gives
+  // no length to report: send none rather than a wrong 0.
+  bool head_unknown = in.head_request && in.body_length == 0;
+  if (!no_content && !has_length && in.body_length >= 0 && !head_unknown) {
     snprintf(line, sizeof line, "Content-Length: %lld\r\n", static_cast<long long>(in.body_length));
     out->append(line);
   }

@@ -66,7 +66,8 @@ function createServer(ctx: EngineContext): http.Server {
     let bytes = 0;
     try {
       if (Buffer.isBuffer(out.body)) {
-        if (!hasHeader(headers, 'content-length') && !hasHeader(headers, 'transfer-encoding')) headers.push('Content-Length', String(out.body.length));
+        const headUnknown = info.method === 'HEAD' && out.body.length === 0; // as native/http/response.cc
+        if (!headUnknown && !hasHeader(headers, 'content-length') && !hasHeader(headers, 'transfer-encoding')) headers.push('Content-Length', String(out.body.length));
         res.writeHead(out.status, out.reason, headers);
         res.end(out.body);
         bytes = out.body.length;

@@ -1,5 +1,208 @@
-// Placeholder: the poll engine lands here (native/engine/poll_loop.cc).
+/**
+ * The poll engine: one process serves many connections at once, the
+ * multiplexing server of the selectors notes done natively. The event loop
+ * (epoll on Linux, kqueue on macOS, over non-blocking sockets) runs in the
+ * addon (native/engine/poll_loop.cc) and is driven from Node's own event
+ * loop (native/binding/poll_glue.cc), so the JS thread never blocks in it:
+ * while one handler awaits a timer, a file or a fetch, other connections
+ * are read, parsed and answered. Bad requests (400, 408, 413, 414, 431, 501,
+ * 505) are answered natively without calling JS. See docs/engines-poll.md.
+ */
+import { native, type RawRequest } from '../native.js';
+import { sigaction, type SignalName } from '../signals.js';
+import type { AppResponse, RequestInfo } from '../apps/index.js';
+import type { HttpLimits } from './connection.js';
 import type { EngineContext } from './types.js';
-export async function runPoll(_ctx: EngineContext): Promise<void> {
-  throw new Error('The poll engine is not built yet');
+
+/** A request as the native loop hands it out: `Connection.readRequest()`'s shape plus the peer. */
+export interface PollRequest extends RawRequest {
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/** What the native loop calls, always from Node's event loop (never from inside a method of the server). */
+export interface PollCallbacks {
+  /**
+   * A whole request (body included) arrived on connection `connId`: the
+   * fields of a `PollRequest`, positional (a JS object literal is cheaper to
+   * build than properties set from C++). Answer it with `respond()`, then
+   * `write()`/`end()` if the body streams. The next request of the same
+   * connection (pipelined or keep-alive) is only parsed after this response
+   * has ended, so responses go out in order. A body of length 0 is one
+   * shared empty Buffer.
+   */
+  onRequest(
+    connId: number, method: string, target: string, minorVersion: number, headers: string[], body: Buffer,
+    keepAlive: boolean, remoteAddress: string, remotePort: number,
+  ): void;
+  /** Connection `connId`, which had reached `onRequest`, is closed. */
+  onClose?(connId: number): void;
+  /** After `write()` returned 0: the output drained, or the connection closed. Write again (it says which). */
+  onDrain?(connId: number): void;
+  /** Bad input was answered natively with `status`; the connection closes. */
+  onRejected?(status: number, remoteAddress: string, remotePort: number): void;
+  /** A syscall of the loop failed (`accept`: EMFILE...); the loop goes on. */
+  onError?(err: Error): void;
+  /** `stop()` has finished: no connection is left, and the loop no longer holds the process. */
+  onStopped?(): void;
+}
+
+/** `new native.PollServer(listenFd, limits, callbacks)`: serving starts at once. */
+export interface NativePollServer {
+  /**
+   * Sends the response head of connection `connId` (adding Date, Server, and
+   * Content-Length or chunked framing unless set), with the whole body when
+   * `body` is a Buffer; with `null` the body streams with `write()`/`end()`.
+   * Returns the body bytes the response carries (0 for HEAD, 204, 304 or a
+   * stream), or -1 when the connection is gone. Throws TypeError for an
+   * invalid field (nothing was sent; respond again).
+   */
+  respond(connId: number, status: number, reason: string | undefined, headers: string[], body: Buffer | null): number;
+  /** Sends part of a streamed body. Returns 1 (go on), 0 (wait for onDrain), -1 (the connection is gone). */
+  write(connId: number, chunk: Buffer): number;
+  /** Ends a streamed body. Returns its body bytes, or -1 when the connection is gone. */
+  end(connId: number): number;
+  /** Closes the connection now (a response that failed midway). */
+  close(connId: number): void;
+  /**
+   * Stops accepting. Graceful: idle connections close now, requests in
+   * progress finish (their responses say Connection: close); not graceful:
+   * every connection closes now. `onStopped` follows when none is left.
+   */
+  stop(graceful: boolean): void;
+  /** Open connections. */
+  readonly connections: number;
+  /** Requests handed to onRequest so far. */
+  readonly requests: number;
+  /** False once stopped. */
+  readonly running: boolean;
+}
+
+export type NativePollServerClass = new (listenFd: number, limits: HttpLimits, callbacks: PollCallbacks) => NativePollServer;
+
+const PollServer = native.PollServer as NativePollServerClass;
+
+const INTERNAL_ERROR: AppResponse = {
+  status: 500,
+  headers: ['Content-Type', 'text/plain; charset=utf-8'],
+  body: Buffer.from('500 Internal Server Error\n'),
+};
+
+const STOP_SIGNALS: SignalName[] = ['SIGTERM', 'SIGINT', 'SIGQUIT'];
+
+function header(headers: string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === name) return headers[i + 1];
+  return undefined;
+}
+
+/**
+ * Serves until SIGTERM (graceful: stop accepting, finish the responses in
+ * progress, close idle connections; at most `gracefulTimeout` seconds) or
+ * SIGINT/SIGQUIT (close everything now). Resolves once stopped, with the
+ * signal dispositions restored.
+ */
+export async function runPoll(ctx: EngineContext): Promise<void> {
+  const { log, options, handler, serverName, serverPort } = ctx;
+  const drained = new Map<number, () => void>();
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+
+  const server: NativePollServer = new PollServer(ctx.listenFd, options, {
+    onRequest(connId, method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort) {
+      const req: PollRequest & RequestInfo = {
+        method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort, serverName, serverPort,
+      };
+      serveRequest(connId, req).catch((err) => log.error(`poll: ${(err as Error)?.stack ?? String(err)}`));
+    },
+    onDrain(connId) {
+      const wake = drained.get(connId);
+      if (wake) {
+        drained.delete(connId);
+        wake();
+      }
+    },
+    onRejected(status, remoteAddress) {
+      log.access({ remote: remoteAddress, method: '-', target: '-', minorVersion: 1, status, bytes: 0 });
+    },
+    onError(err) {
+      log.error(err.message);
+    },
+    onStopped() {
+      stopped();
+    },
+  });
+
+  // Streams a body; returns its bytes, or -1 when the peer went away.
+  async function stream(connId: number, body: AsyncIterable<Buffer>): Promise<number> {
+    for await (const chunk of body) {
+      let r = server.write(connId, chunk);
+      // Backpressure: the socket is not taking it as fast as the app makes it.
+      if (r === 0) await new Promise<void>((resolve) => drained.set(connId, resolve));
+      if (r < 0) return -1;
+    }
+    return server.end(connId);
+  }
+
+  async function serveRequest(connId: number, req: RequestInfo): Promise<void> {
+    let res: AppResponse;
+    try {
+      res = await handler(req);
+    } catch (err) {
+      log.error(`Error handling request ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);
+      res = INTERNAL_ERROR;
+    }
+    let status = res.status;
+    let bytes = 0;
+    let headSent = false;
+    try {
+      if (Buffer.isBuffer(res.body)) {
+        bytes = server.respond(connId, res.status, res.reason, res.headers, res.body);
+        headSent = true;
+      } else {
+        bytes = server.respond(connId, res.status, res.reason, res.headers, null);
+        headSent = true;
+        if (bytes >= 0) bytes = await stream(connId, res.body);
+      }
+    } catch (err) {
+      log.error(`Error writing response to ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);
+      // A refused head (invalid field) sent nothing: answer 500. A body that
+      // failed midway can only be cut short: close the connection.
+      if (headSent) {
+        server.close(connId);
+      } else {
+        status = 500;
+        bytes = server.respond(connId, 500, undefined, INTERNAL_ERROR.headers, INTERNAL_ERROR.body as Buffer);
+      }
+    }
+    log.access({
+      remote: req.remoteAddress, method: req.method, target: req.target, minorVersion: req.minorVersion, status,
+      bytes: bytes > 0 ? bytes : 0, referer: header(req.headers, 'referer'), userAgent: header(req.headers, 'user-agent'),
+    });
+  }
+
+  let stopSignal: SignalName | undefined;
+  let graceTimer: NodeJS.Timeout | undefined;
+  const onSignal = (signal: SignalName) => {
+    if (signal === 'SIGTERM') {
+      if (stopSignal) return;  // already stopping
+      stopSignal = signal;
+      log.info(`SIGTERM: finishing ${server.connections} open connection(s), accepting no more`);
+      server.stop(true);
+      graceTimer = setTimeout(() => {
+        log.error(`Graceful timeout: closing ${server.connections} connection(s)`);
+        server.stop(false);
+      }, (options.gracefulTimeout ?? 30) * 1000);
+      return;
+    }
+    stopSignal = signal;
+    server.stop(false);
+  };
+  for (const s of STOP_SIGNALS) sigaction(s, onSignal);
+  try {
+    await done;
+  } finally {
+    clearTimeout(graceTimer);
+    for (const s of STOP_SIGNALS) sigaction(s, 'default');
+  }
+  log.info(`Stopped by ${stopSignal ?? 'request'}`);
 }
