@@ -24,6 +24,10 @@ Options:
                            503 if nothing was sent (default 30)
       --graceful-timeout S seconds in-flight requests get after SIGTERM (default 30)
       --max-body BYTES     largest request body, else 413 (default 1 GiB)
+      --limit-request-line BYTES    longest request line, else 414 (default 8192)
+      --limit-request-fields N      most header fields, else 431 (default 100, at most 128)
+      --limit-headers-size BYTES    largest header section, else 431 (default 16384)
+      --headers-timeout S  seconds for the header section to arrive, else 408 (default 30)
       --keep-alive S       idle seconds a persistent connection is kept (default 5)
       --no-access-log      no access-log lines
   -h, --help               this text
@@ -71,6 +75,10 @@ export async function main(argv: string[]): Promise<number> {
       'graceful-timeout': { type: 'string' },
       'max-body': { type: 'string' },
       'keep-alive': { type: 'string' },
+      'limit-request-line': { type: 'string' },
+      'limit-request-fields': { type: 'string' },
+      'limit-headers-size': { type: 'string' },
+      'headers-timeout': { type: 'string' },
       'no-access-log': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -85,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   const spec = positionals[0];
   const app = await loadApp(spec);
   const keepAlive = int('keep-alive', values['keep-alive']);
+  const headersTimeout = int('headers-timeout', values['headers-timeout'], 1);
   await serve(app, {
     engine,
     host,
@@ -99,6 +108,10 @@ export async function main(argv: string[]): Promise<number> {
     gracefulTimeout: int('graceful-timeout', values['graceful-timeout']),
     maxBodyBytes: int('max-body', values['max-body']),
     keepAliveTimeoutMs: keepAlive === undefined ? undefined : keepAlive * 1000,
+    headersTimeoutMs: headersTimeout === undefined ? undefined : headersTimeout * 1000,
+    maxRequestLine: int('limit-request-line', values['limit-request-line'], 16),
+    maxHeaders: int('limit-request-fields', values['limit-request-fields'], 1),
+    maxHeaderBytes: int('limit-headers-size', values['limit-headers-size'], 64),
     accessLog: !values['no-access-log'],
   });
   return 0;
