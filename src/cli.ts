@@ -11,6 +11,8 @@ import { serve, ENGINES, type EngineName } from './serve.js';
 const USAGE = `Usage:
   forkserve APP[:EXPORT] [options]     serve an app (WSGI-style function or Fetch-style object)
   forkserve ps PID [--json]            show a process tree and its descriptors
+  forkserve client --max-clients N --max-conns M [--url URL] [--hold S]
+                                       the forking load client (docs/lessons.md)
 
 Options:
   -b, --bind HOST:PORT     address to listen on (default 127.0.0.1:8888)
