@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pidsControllerAvailable, pidsGroup } from './helpers/cgroup.js';
 import { FIXTURES, ROOT, fdCount, rawRequest, startServer, waitFor, zombieChildren, type RunningServer } from './helpers/server.js';
 
 const run = promisify(execFile);
@@ -149,40 +150,25 @@ describe('fork engine: failures', () => {
   });
 
   it('answers 503 from the parent when fork() fails with EAGAIN, and keeps serving', async (ctx) => {
-    const pidsRoot = '/sys/fs/cgroup/pids';
-    if (!fs.existsSync(`${pidsRoot}/cgroup.procs`)) ctx.skip(); // no cgroup v1 pids controller to limit fork()
+    if (!pidsControllerAvailable()) ctx.skip(); // no cgroup v1 pids controller to limit fork()
     server = await startServer(`${apps}:slow`, ['--no-access-log']);
     const s = server;
-    // A pids cgroup caps the tasks (threads included) of the server's group:
-    // once full, fork(2) fails with EAGAIN, as under RLIMIT_NPROC.
-    const group = fs.mkdtempSync(`${pidsRoot}/forkserve-test-`);
-    const tasks = fs.readdirSync(`/proc/${s.pid}/task`).length;
+    // Once the group is full (threads count too), fork(2) fails with EAGAIN, as under RLIMIT_NPROC.
+    const group = pidsGroup(s.pid);
     try {
-      fs.writeFileSync(`${group}/cgroup.procs`, String(s.pid));
-      fs.writeFileSync(`${group}/pids.max`, String(tasks + 1));
+      const tasks = group.current();
+      group.limit(tasks + 1);
       const first = fetch(`${s.url}/?ms=1500`); // takes the one free slot
-      await waitFor(() => fs.readFileSync(`${group}/pids.current`, 'utf8').trim() === String(tasks + 1));
+      await waitFor(() => group.current() === tasks + 1);
       const refused = await fetch(`${s.url}/?ms=0`);
       expect(refused.status).toBe(503);
       expect(await waitFor(() => /fork: EAGAIN/.test(s.stderr()))).toBe(true);
       expect((await first).status).toBe(200);
-      fs.writeFileSync(`${group}/pids.max`, 'max');
+      group.limit('max');
       const again = await fetch(`${s.url}/?ms=0`);
       expect(again.status).toBe(200);
     } finally {
-      fs.writeFileSync(`${pidsRoot}/cgroup.procs`, String(s.pid));
-      // Children forked inside the group stay there until they exit.
-      // Children forked inside the group stay there until they exit, and the
-      // kernel releases exited tasks a little later (rmdir says EBUSY).
-      const removed = await waitFor(() => {
-        try {
-          fs.rmdirSync(group);
-          return true;
-        } catch {
-          return false;
-        }
-      }, 10_000);
-      expect(removed).toBe(true);
+      expect(await group.release(s.pid)).toBe(true);
     }
   });
 });

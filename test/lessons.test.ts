@@ -1,6 +1,7 @@
 // The lessons (lessons/*.ts), each started as the docs say (node lessons/run.cjs),
 // each asserted by the phenomenon it teaches, read through forkserve/observe.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { pidsControllerAvailable, pidsGroup } from './helpers/cgroup.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -216,35 +217,19 @@ describe('lesson 5: zombies', () => {
   it('fork() fails with EAGAIN once zombies fill a pids cgroup, and the connection is closed unanswered', async (ctx) => {
     // RLIMIT_NPROC does not apply to root; a cgroup v1 pids controller makes
     // fork(2) fail with EAGAIN the same way (zombies count until reaped).
-    const pidsRoot = '/sys/fs/cgroup/pids';
-    if (!fs.existsSync(`${pidsRoot}/cgroup.procs`)) ctx.skip();
+    if (!pidsControllerAvailable()) ctx.skip();
     const l = await startLesson('05-zombies.ts');
-    const group = fs.mkdtempSync(`${pidsRoot}/forkserve-lesson-`);
+    const group = pidsGroup(l.pid, 'forkserve-lesson-');
     cleanups.push(async () => {
       if (l.running()) {
-        try {
-          fs.writeFileSync(`${pidsRoot}/cgroup.procs`, String(l.pid));
-        } catch {
-          // exited meanwhile
-        }
         l.proc.kill('SIGKILL'); // its zombies go to init, which reaps them
         await l.exited;
       }
-      // The kernel releases exited tasks a little after they are reaped (rmdir says EBUSY).
-      const removed = await waitFor(() => {
-        try {
-          fs.rmdirSync(group);
-          return true;
-        } catch {
-          return false;
-        }
-      }, 10_000);
-      expect(removed).toBe(true);
+      expect(await group.release(l.pid)).toBe(true);
     });
-    fs.writeFileSync(`${group}/cgroup.procs`, String(l.pid));
-    const tasks = Number(fs.readFileSync(`${group}/pids.current`, 'utf8'));
+    const tasks = group.current();
     const room = 2;
-    fs.writeFileSync(`${group}/pids.max`, String(tasks + room));
+    group.limit(tasks + room);
     const answers: string[] = [];
     for (let i = 0; i < room + 3 && !/fork failed/.test(l.stderr()); i++) {
       answers.push(await rawRequest(l.port, GET(`/${i}`)));

@@ -6,6 +6,7 @@
  */
 import { native } from '../native.js';
 import type { AppResponse, Handler, RequestInfo } from '../apps/index.js';
+import { INTERNAL_ERROR, header } from '../apps/responses.js';
 import type { Logger } from '../log.js';
 
 /** Limits and timeouts of the HTTP reader (RFC 9112 statuses in parentheses). */
@@ -52,17 +53,6 @@ export interface ConnectionContext {
 }
 
 const NativeConnectionClass = native.Connection as new (fd: number, limits: HttpLimits) => NativeConnection;
-
-function header(headers: string[], name: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === name) return headers[i + 1];
-  return undefined;
-}
-
-const INTERNAL_ERROR: AppResponse = {
-  status: 500,
-  headers: ['Content-Type', 'text/plain; charset=utf-8'],
-  body: Buffer.from('500 Internal Server Error\n'),
-};
 
 /** Serves requests on fd until the connection ends; closes fd. */
 export async function serveConnection(fd: number, ctx: ConnectionContext): Promise<void> {

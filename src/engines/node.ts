@@ -9,19 +9,11 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AppResponse, RequestInfo } from '../apps/index.js';
+import { INTERNAL_ERROR, header } from '../apps/responses.js';
 import { close } from '../posix.js';
 import type { EngineContext } from './types.js';
 
-const INTERNAL_ERROR: AppResponse = {
-  status: 500,
-  headers: ['Content-Type', 'text/plain; charset=utf-8'],
-  body: Buffer.from('500 Internal Server Error\n'),
-};
-
-function hasHeader(headers: string[], name: string): boolean {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === name) return true;
-  return false;
-}
+const hasHeader = (headers: string[], name: string) => header(headers, name) !== undefined;
 
 function createServer(ctx: EngineContext): http.Server {
   const { options, log } = ctx;
