@@ -85,10 +85,11 @@ static void Shutdown(const ForkLoopOptions& opt, ForkLoopEvents* events, bool gr
 }
 
 static const int kHandled[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT};
+static posix::SignalNotify g_previous_notify = nullptr;  // TypeScript's delivery, given back on return
 
 static void RestoreSignals() {
   for (int sig : kHandled) posix::SignalReset(sig, false);
-  posix::SignalSetNotify(nullptr);
+  posix::SignalSetNotify(g_previous_notify);
 }
 
 static void CloseWakePipe() {
@@ -110,7 +111,7 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
   }
   // poll(2) tells when to accept; a connection reset in between must not block us.
   posix::SetNonBlocking(opt.listen_fd, true);
-  posix::SignalSetNotify(WakeParent);
+  g_previous_notify = posix::SignalSetNotify(WakeParent);
   for (int sig : kHandled) posix::SignalInstall(sig, /*restart=*/false);
 
   for (;;) {

@@ -7,7 +7,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine/stop.h"
 #include "posix/signals.h"
 
 namespace engine {
@@ -73,14 +72,18 @@ void Reap(PreforkEvents* ev, int* wanted_gone) {
   }
 }
 
+posix::SignalNotify g_previous_notify = nullptr;  // TypeScript's delivery, given back on return
+
 void Install() {
-  posix::SignalSetNotify(Wake);
+  g_previous_notify = posix::SignalSetNotify(Wake);
   for (int sig : kSignals) posix::SignalInstall(sig, false);
 }
 
-void Restore() {
-  for (int sig : kSignals) posix::SignalReset(sig, false);
-  posix::SignalSetNotify(nullptr);
+// keep_term: a new worker keeps a SIGTERM that arrived before its own
+// handler exists (SIGTTOU, a reload): installing the handler delivers it.
+void Restore(bool keep_term = false) {
+  for (int sig : kSignals) posix::SignalReset(sig, false, keep_term && sig == SIGTERM);
+  posix::SignalSetNotify(g_previous_notify);
 }
 
 void Shutdown(const PreforkOptions& opt, PreforkEvents* ev, bool graceful) {
@@ -172,10 +175,9 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
       g_slots[slot].requests = 0;
       pid_t pid = posix::Fork();
       if (pid == 0) {
-        Restore();
+        Restore(/*keep_term=*/true);
         close(g_wake[0]);
         close(g_wake[1]);
-        InstallGracefulStop();
         g_slots[slot].pid = getpid();
         res.kind = PreforkResult::kWorker;
         res.slot = slot;

@@ -51,21 +51,27 @@ int SignalInstall(int signo, bool restart) {
   sigemptyset(&set);
   sigaddset(&set, signo);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  SignalNotify notify = g_notify;
+  if (g_counts[signo] && notify) notify(signo);
   return 0;
 }
 
-int SignalReset(int signo, bool ignore) {
+int SignalReset(int signo, bool ignore, bool keep_count) {
   if (signo <= 0 || signo >= NSIG) return -EINVAL;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = ignore ? SIG_IGN : SIG_DFL;
   sigemptyset(&sa.sa_mask);
   if (sigaction(signo, &sa, nullptr) < 0) return -errno;
-  g_counts[signo] = 0;
+  if (!keep_count) g_counts[signo] = 0;
   return 0;
 }
 
-void SignalSetNotify(SignalNotify notify) { g_notify = notify; }
+SignalNotify SignalSetNotify(SignalNotify notify) {
+  SignalNotify previous = g_notify;
+  g_notify = notify;
+  return previous;
+}
 
 int SignalTake(int signo) {
   if (signo <= 0 || signo >= NSIG) return 0;

@@ -12,12 +12,16 @@ using SignalNotify = void (*)(int signo);
 
 // Installs the counting handler for signo with sigaction(2); SA_RESTART when
 // restart is true, so interrupted slow calls resume instead of failing with
-// EINTR. Returns 0 or -errno (-EINVAL for a signal that cannot be caught).
+// EINTR. Deliveries counted before (and kept) are announced to the notify
+// function at once, as a blocked signal is delivered when unblocked.
+// Returns 0 or -errno (-EINVAL for a signal that cannot be caught).
 int SignalInstall(int signo, bool restart);
-// Restores SIG_DFL (or SIG_IGN when ignore) for signo. Returns 0 or -errno.
-int SignalReset(int signo, bool ignore);
-// Sets the function the handler calls after counting (nullptr for none).
-void SignalSetNotify(SignalNotify notify);
+// Restores SIG_DFL (or SIG_IGN when ignore) for signo and forgets its
+// counted deliveries, unless keep_count. Returns 0 or -errno.
+int SignalReset(int signo, bool ignore, bool keep_count = false);
+// Sets the function the handler calls after counting (nullptr for none) and
+// returns the previous one, for a loop that borrows delivery to give it back.
+SignalNotify SignalSetNotify(SignalNotify notify);
 // Returns how many times signo arrived since the last call, and clears it.
 int SignalTake(int signo);
 // Returns true if any counted signal is pending (cheap, no clearing).

@@ -112,7 +112,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
       const req: PollRequest & RequestInfo = {
         method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort, serverName, serverPort,
       };
-      serveRequest(connId, req).catch((err) => log.error(`poll: ${(err as Error)?.stack ?? String(err)}`));
+      void serveRequest(connId, req);
     },
     onDrain(connId) {
       const wake = drained.get(connId);
@@ -135,7 +135,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
   // Streams a body; returns its bytes, or -1 when the peer went away.
   async function stream(connId: number, body: AsyncIterable<Buffer>): Promise<number> {
     for await (const chunk of body) {
-      let r = server.write(connId, chunk);
+      const r = server.write(connId, chunk);
       // Backpressure: the socket is not taking it as fast as the app makes it.
       if (r === 0) await new Promise<void>((resolve) => drained.set(connId, resolve));
       if (r < 0) return -1;
@@ -143,6 +143,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
     return server.end(connId);
   }
 
+  // Never rejects: every failure is logged, and answered when possible.
   async function serveRequest(connId: number, req: RequestInfo): Promise<void> {
     let res: AppResponse;
     try {

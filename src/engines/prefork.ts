@@ -6,12 +6,12 @@
  * (graceful), SIGINT/SIGQUIT (fast), SIGHUP (reload the app, new workers, no
  * dropped connections: the listening socket stays open in the master),
  * SIGTTIN/SIGTTOU (one worker more/fewer). Workers accept on the shared
- * listening socket.
+ * listening socket and run the poll engine.
  */
 import { native } from '../native.js';
-import { _exit, getpid } from '../posix.js';
+import { _exit, getpid, kill } from '../posix.js';
 import { describeStatus } from '../log.js';
-import { serveConnection } from './connection.js';
+import { runPoll } from './poll.js';
 import type { EngineContext } from './types.js';
 import type { RawWaitStatus } from '../native.js';
 
@@ -23,32 +23,35 @@ export function requestBudget(maxRequests = 0, jitter = 0): number {
   return maxRequests + Math.floor(Math.random() * (jitter + 1));
 }
 
+/**
+ * A worker runs the poll engine (native/engine/poll_loop.cc) on the shared
+ * listening socket, nginx's model: each worker multiplexes its persistent
+ * connections, so a few workers serve many keep-alive clients. It beats
+ * every second from the event loop: a worker whose JS is stuck stops
+ * beating and the master kills it. After its request budget it sends itself
+ * SIGTERM, the poll engine's graceful stop: requests in flight finish.
+ */
 async function runWorker(ctx: EngineContext, slot: number): Promise<number> {
   const { options, log } = ctx;
   const budget = requestBudget(options.maxRequests, options.maxRequestsJitter);
-  const acceptNext = native.acceptNext as (fd: number) => { fd: number; address: { address: string; port: number } } | null;
   const heartbeat = native.heartbeat as (requestDone?: boolean) => void;
   let served = 0;
   log.info(`Booting worker with pid: ${getpid()} (slot ${slot})`);
-  for (let conn = acceptNext(ctx.listenFd); conn; conn = acceptNext(ctx.listenFd)) {
-    await serveConnection(conn.fd, {
-      handler: ctx.handler,
-      log,
-      serverName: ctx.serverName,
-      serverPort: ctx.serverPort,
-      remoteAddress: conn.address.address,
-      remotePort: conn.address.port,
-      limits: options,
-      timeoutSeconds: options.timeout ?? 30,
-      onRequest: () => {
-        heartbeat(true);
-        served++;
-      },
-    });
-    if (budget && served >= budget) {
+  const handler = ctx.handler;
+  const counted: EngineContext['handler'] = async (req) => {
+    const res = await handler(req);
+    heartbeat(true);
+    if (++served === budget) {
       log.info(`Worker ${getpid()} served ${served} requests (max-requests): exiting to be replaced`);
-      break;
+      kill(getpid(), 'SIGTERM');
     }
+    return res;
+  };
+  const beat = setInterval(() => heartbeat(), 1000);
+  try {
+    await runPoll({ ...ctx, handler: counted });
+  } finally {
+    clearInterval(beat);
   }
   return 0;
 }

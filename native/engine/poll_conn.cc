@@ -1,0 +1,199 @@
+#include "engine/poll_conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+namespace engine {
+
+static constexpr size_t kInitialInput = 4096;   // most request heads fit
+static constexpr size_t kKeepInput = 65536;     // a bigger buffer is given back between requests
+static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+PollConn::~PollConn() { FreeInput(); }
+
+void PollConn::FreeInput() {
+  free(in);
+  in = nullptr;
+  in_cap = in_end = 0;
+}
+
+bool PollConn::Reserve(size_t cap) {
+  if (cap <= in_cap) return true;
+  // realloc, not a vector: growing a body buffer must not zero it first.
+  char* p = static_cast<char*>(realloc(in, cap));
+  if (!p) return false;
+  in = p;
+  in_cap = cap;
+  return true;
+}
+
+char* PollConn::ReadInto(size_t* space) {
+  if (state == ConnState::kLinger) in_end = 0;  // input is discarded
+  if (in_end == in_cap) {
+    size_t cap = in_cap ? in_cap * 2 : kInitialInput;
+    // A Content-Length body never needs more than its own end: grow by
+    // doubling up to it, not to the announced size at once (a client's
+    // claim is not a reason to allocate a gigabyte).
+    if (state == ConnState::kBody && body_kind == HP_BODY_LENGTH) {
+      uint64_t want = head_len + content_length;
+      if (want > in_end && cap > want) cap = static_cast<size_t>(want);
+    }
+    if (!Reserve(cap)) return nullptr;
+  }
+  *space = in_cap - in_end;
+  return in + in_end;
+}
+
+Step PollConn::Dispatch(const Limits& limits, Request* req, size_t body_len) {
+  // Reading the body may have moved the buffer: parse the head again so its
+  // pointers are fresh (the bytes are unchanged; heads are small).
+  if (body_kind != HP_BODY_NONE) {
+    req->head.headers = req->fields;
+    req->head.num_headers = sizeof req->fields / sizeof req->fields[0];
+    int st = 0;
+    hp_parse_request(in, head_len, &req->head, &limits.parser, &st);
+  }
+  req->body = in + head_len;
+  req->body_len = body_len;
+  state = ConnState::kApp;
+  return Step::kRequest;
+}
+
+Step PollConn::Advance(const Limits& limits, Request* req, int* status) {
+  if (state == ConnState::kBody) return BodyStep(limits, req, status);
+  if (state != ConnState::kHead || in_end == 0) return Step::kNeedMore;
+  req->head.headers = req->fields;
+  req->head.num_headers = sizeof req->fields / sizeof req->fields[0];
+  int r = hp_parse_request(in, in_end, &req->head, &limits.parser, status);
+  if (r == HP_ERROR) return Step::kReject;
+  if (r == HP_INCOMPLETE) {
+    // The parser rejects a request line or field section over the limits as
+    // soon as it sees it; this bound only stops a buffer that keeps growing.
+    if (in_end > limits.parser.max_request_line + limits.parser.max_header_bytes + 64) {
+      *status = 431;
+      return Step::kReject;
+    }
+    return Step::kNeedMore;
+  }
+  const hp_request& h = req->head;
+  head_len = static_cast<size_t>(r);
+  body_kind = h.body_kind;
+  content_length = h.content_length;
+  keep_alive = limits.keep_alive && h.keep_alive && !h.must_close;
+  minor_version = h.minor_version;
+  head_request = h.method_len == 4 && memcmp(h.method, "HEAD", 4) == 0;
+  expect_continue = h.expect_continue != 0;
+  continued = false;
+  body_bytes = 0;
+  if (body_kind == HP_BODY_NONE) {
+    req_end = head_len;
+    return Dispatch(limits, req, 0);
+  }
+  if (body_kind == HP_BODY_LENGTH && content_length > limits.max_body) {
+    *status = 413;
+    return Step::kReject;
+  }
+  if (body_kind == HP_BODY_CHUNKED) {
+    memset(&chunked, 0, sizeof chunked);
+    body_end = raw = head_len;
+  }
+  state = ConnState::kBody;
+  return BodyStep(limits, req, status);
+}
+
+Step PollConn::BodyStep(const Limits& limits, Request* req, int* status) {
+  if (body_kind == HP_BODY_LENGTH) {
+    uint64_t end = head_len + content_length;
+    if (in_end >= end) {
+      req_end = static_cast<size_t>(end);
+      return Dispatch(limits, req, static_cast<size_t>(content_length));
+    }
+  } else {
+    size_t len = in_end - raw;
+    long r = len ? hp_chunked_decode(&chunked, in + raw, &len, &limits.parser, status) : HP_INCOMPLETE;
+    if (r == HP_ERROR) {
+      if (!*status) *status = 400;
+      return Step::kReject;
+    }
+    if (len && body_end != raw) memmove(in + body_end, in + raw, len);
+    body_end += len;
+    if (body_end - head_len > limits.max_body) {
+      *status = 413;
+      return Step::kReject;
+    }
+    if (r >= 0) {
+      // The bytes after the last chunk (a pipelined request) were moved to
+      // follow the decoded data: bring them next to the body.
+      memmove(in + body_end, in + raw + len, static_cast<size_t>(r));
+      in_end = body_end + static_cast<size_t>(r);
+      req_end = body_end;
+      return Dispatch(limits, req, body_end - head_len);
+    }
+    in_end = raw = body_end;  // everything received is decoded
+  }
+  // RFC 9110 §10.1.1: the client waits for 100 Continue before the body;
+  // only once, only for HTTP/1.1 (the parser clears it for 1.0).
+  if (expect_continue && !continued) {
+    continued = true;
+    Queue(kContinue, sizeof kContinue - 1);
+  }
+  return Step::kNeedMore;
+}
+
+bool PollConn::QueueHead(const http::ResponseHead& head, int64_t body_length, bool allow_keep_alive) {
+  http::FramingInput fin;
+  fin.minor_version = minor_version;
+  fin.head_request = head_request;
+  fin.keep_alive = keep_alive && allow_keep_alive;
+  fin.body_length = body_length;
+  if (out_off == out.size()) {
+    out.clear();
+    out_off = 0;
+  }
+  http::Framing fr;
+  if (!http::FormatHead(head, fin, &out, &fr)) return false;
+  keep_alive = fr.keep_alive;
+  chunked_out = fr.chunked;
+  send_body = fr.send_body;
+  body_bytes = 0;
+  return true;
+}
+
+void PollConn::Queue(const char* data, size_t len) {
+  if (out_off == out.size()) {
+    out.clear();
+    out_off = 0;
+  } else if (out_off > 65536 && out_off > out.size() / 2) {
+    out.erase(0, out_off);  // do not let a slow reader's queue keep its written prefix
+    out_off = 0;
+  }
+  out.append(data, len);
+}
+
+void PollConn::Written(size_t n) {
+  out_off += n;
+  if (out_off >= out.size()) {
+    out.clear();
+    out_off = 0;
+  }
+}
+
+void PollConn::NextRequest() {
+  size_t rest = in_end - req_end;
+  if (rest && req_end) memmove(in, in + req_end, rest);
+  in_end = rest;
+  req_end = head_len = 0;
+  body_kind = HP_BODY_NONE;
+  state = ConnState::kHead;
+  if (in_cap > kKeepInput && rest <= kInitialInput) {
+    char* p = static_cast<char*>(realloc(in, kInitialInput));
+    if (p) {
+      in = p;
+      in_cap = kInitialInput;
+    }
+  }
+  // A large response's queue goes too (std::string keeps its capacity).
+  if (out.capacity() > kKeepInput && pending() == 0) std::string().swap(out);
+}
+
+}  // namespace engine
