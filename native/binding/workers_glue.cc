@@ -1,5 +1,5 @@
-// Glue for the iterative server and the prefork engine: a stoppable accept,
-// worker heartbeats, and the prefork master loop.
+// Glue for the iterative server (a stoppable accept) and the prefork engine
+// (the master loop, worker heartbeats).
 #include <uv.h>
 
 #include "binding/addon.h"
@@ -17,13 +17,11 @@ Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st);  // p
 // The slot of this process when it is a prefork worker.
 static engine::WorkerSlot* g_slot = nullptr;
 
-static void BeatSlot(void*) { engine::Beat(g_slot); }
-
 // acceptNext(listenFd) -> { fd, address: { address, port } } | null when a stop signal arrived.
 static Napi::Value AcceptNext(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   posix::SockAddr peer;
-  int fd = engine::AcceptNext(ArgFd(info, 0, "listenFd"), &peer, 1000, g_slot ? BeatSlot : nullptr, nullptr);
+  int fd = engine::AcceptNext(ArgFd(info, 0, "listenFd"), &peer);
   if (fd == -ECANCELED) return env.Null();
   if (fd < 0) ThrowSystemError(env, fd, "accept");
   Napi::Object o = Napi::Object::New(env);

@@ -7,16 +7,14 @@
 
 namespace engine {
 
-int AcceptNext(int listen_fd, posix::SockAddr* peer, int tick_ms, void (*tick)(void*), void* arg) {
+int AcceptNext(int listen_fd, posix::SockAddr* peer) {
   // poll(2) first: a stop request must not wait for the next client, and a
   // listener shared by several workers may be emptied by another one.
   posix::SetNonBlocking(listen_fd, true);
   for (;;) {
     if (StopRequested()) return -ECANCELED;
-    if (tick) tick(arg);
     struct pollfd p = {listen_fd, POLLIN, 0};
-    int r = poll(&p, 1, tick ? tick_ms : -1);
-    if (r <= 0) continue;  // timeout (tick) or EINTR (a signal: look at the stop flag)
+    if (poll(&p, 1, -1) <= 0) continue;  // EINTR: a signal; look at the stop flag
     int c = posix::Accept(listen_fd, peer);
     if (c >= 0) return c;
     if (c == -EAGAIN || c == -EINTR || c == -ECONNABORTED) continue;

@@ -7,9 +7,9 @@ namespace engine {
 
 // Blocks until a connection is accepted (returns its descriptor, blocking,
 // close-on-exec, and fills *peer) or the process must stop (returns
-// -ECANCELED: SIGTERM, SIGINT or SIGQUIT arrived, see stop.h). Wakes every
-// tick_ms to call tick (heartbeats) when tick is not null. EINTR and EAGAIN
-// (another process took the connection) are retried; other errors are returned as -errno.
-int AcceptNext(int listen_fd, posix::SockAddr* peer, int tick_ms, void (*tick)(void*), void* arg);
+// -ECANCELED: SIGTERM, SIGINT or SIGQUIT arrived, see stop.h). EINTR and
+// EAGAIN (another process took the connection) are retried; other errors are
+// returned as -errno.
+int AcceptNext(int listen_fd, posix::SockAddr* peer);
 
 }  // namespace engine
