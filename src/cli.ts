@@ -11,6 +11,8 @@ import { serve, ENGINES, type EngineName } from './serve.js';
 const USAGE = `Usage:
   forkserve APP[:EXPORT] [options]     serve an app (WSGI-style function or Fetch-style object)
   forkserve ps PID [--json]            show a process tree and its descriptors
+  forkserve watch PID [--interval MS]  a live view of a process tree, refreshed in place
+  forkserve status PID [--bind HOST:PORT]  a web page of the tree and descriptors (default 127.0.0.1:8889)
   forkserve client --max-clients N --max-conns M [--url URL] [--hold S]
                                        the forking load client (docs/lessons.md)
 
@@ -32,6 +34,8 @@ Options:
       --headers-timeout S  seconds for the header section to arrive, else 408 (default 30)
       --keep-alive S       idle seconds a persistent connection is kept (default 5)
       --no-access-log      no access-log lines
+      --watch              show the live process view (forkserve watch) of this server on stdout
+      --status HOST:PORT   serve the status page of this server on HOST:PORT
   -h, --help               this text
 `;
 
@@ -61,6 +65,8 @@ async function ps(args: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'ps') return ps(argv.slice(1));
+  if (argv[0] === 'watch') return (await import('./observe/watch.js')).watchMain(argv.slice(1));
+  if (argv[0] === 'status') return (await import('./observe/status-server.js')).statusMain(argv.slice(1));
   if (argv[0] === 'client') return (await import('./client.js')).clientMain(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
@@ -82,6 +88,8 @@ export async function main(argv: string[]): Promise<number> {
       'limit-headers-size': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'no-access-log': { type: 'boolean' },
+      watch: { type: 'boolean' },
+      status: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -94,6 +102,9 @@ export async function main(argv: string[]): Promise<number> {
   const { host, port } = parseBind(values.bind ?? '127.0.0.1:8888');
   const spec = positionals[0];
   const app = await loadApp(spec);
+  // Observers start (and their launcher exits) before the engine forks anything.
+  if (values.watch) await (await import('./observe/watch.js')).startWatchForSelf();
+  if (values.status !== undefined) await (await import('./observe/status-server.js')).startStatusForSelf(values.status);
   const keepAlive = int('keep-alive', values['keep-alive']);
   const headersTimeout = int('headers-timeout', values['headers-timeout'], 1);
   await serve(app, {

@@ -3,11 +3,11 @@
  * under a pid (with zombies), and the open file descriptors of each process
  * (with sockets decoded and descriptors shared between processes grouped).
  *
- * Linux only for now: everything is read from /proc (see proc(5)). On other
- * platforms every call throws an error with `code: 'ENOSYS'`; the macOS
- * implementation is planned as native code in the addon, via libproc
- * (`proc_pidinfo(PROC_PIDTBSDINFO)`, `proc_listchildpids`, `proc_pidinfo(PROC_PIDLISTFDS)`,
- * `proc_pidfdinfo`).
+ * On Linux everything is read from /proc (see proc(5)). On macOS the calls go
+ * to native code in the addon that uses libproc (`proc_listchildpids`,
+ * `proc_pidinfo(PROC_PIDTBSDINFO)`, `proc_pidinfo(PROC_PIDLISTFDS)`,
+ * `proc_pidfdinfo`; src/observe/darwin.ts), not yet verified on a Mac by CI.
+ * On other platforms every call throws an error with `code: 'ENOSYS'`.
  *
  * All calls are synchronous: procfs is generated in memory by the kernel.
  * What they return is a snapshot; processes keep running while it is taken,
@@ -21,6 +21,7 @@
 
 import * as fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { darwinDescriptors, darwinProcessTree } from './observe/darwin.js';
 import { groupByIdentity } from './observe/group.js';
 import { readSocketTables } from './observe/net.js';
 import {
@@ -192,13 +193,18 @@ export interface DescriptorRef {
 // Platform gate
 // ---------------------------------------------------------------------------
 
-/** Throws ENOSYS unless on Linux. The only platform branch of this module. */
+/**
+ * macOS: the addon's libproc functions (src/observe/darwin.ts) answer instead
+ * of /proc. Decided once, at load: on Linux the darwin code is never reached.
+ */
+const DARWIN = process.platform === 'darwin';
+
+/** Throws ENOSYS unless on Linux (macOS branches off before calling this). */
 function requireLinux(call: string): void {
   if (process.platform === 'linux') return;
   const err: NodeJS.ErrnoException = new Error(
-    `ENOSYS: forkserve/observe ${call}() is implemented for Linux (/proc) only; ` +
-      `on ${process.platform} it is planned natively in the addon via libproc ` +
-      `(proc_pidinfo PROC_PIDTBSDINFO, proc_pidinfo PROC_PIDLISTFDS, proc_pidfdinfo)`,
+    `ENOSYS: forkserve/observe ${call}() is implemented for Linux (/proc) and for macOS (in the addon, ` +
+      `through libproc: proc_listchildpids, proc_pidinfo, proc_pidfdinfo), not for ${process.platform}`,
   );
   err.code = 'ENOSYS';
   err.errno = -(osConstants.errno.ENOSYS ?? 0);
@@ -267,9 +273,13 @@ function countDescriptors(pid: number, zombie: boolean): number | null {
  * @throws `ESRCH` (`code: 'ESRCH'`, `errno: -3`, `syscall: 'open'`,
  *   `path: '/proc/PID/stat'`) when no process `pid` exists;
  *   `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` when `pid` is not a positive
- *   integer; `ENOSYS` on platforms other than Linux.
+ *   integer; `ENOSYS` on platforms other than Linux and macOS. On macOS, ESRCH has `syscall: 'proc_pidinfo'` and no `path`.
  */
 export function processTree(pid: number): ProcessInfo[] {
+  if (DARWIN) {
+    checkPid(pid);
+    return darwinProcessTree(pid);
+  }
   requireLinux('processTree');
   checkPid(pid);
   const root = readStat(pid);
@@ -438,10 +448,14 @@ function readDescriptors(pid: number, cache: SocketTableCache): Descriptor[] {
  *
  * @throws `ESRCH` (`syscall: 'scandir'`, `path: '/proc/PID/fd'`) when no process
  *   `pid` exists; Node's `EACCES` / `EPERM` fs error when you may not inspect it
- *   (another user's process without CAP_SYS_PTRACE); `ENOSYS` off Linux;
+ *   (another user's process without CAP_SYS_PTRACE); `ENOSYS` off Linux and macOS;
  *   `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a bad `pid`.
  */
 export function descriptors(pid: number): Descriptor[] {
+  if (DARWIN) {
+    checkPid(pid);
+    return darwinDescriptors(pid);
+  }
   requireLinux('descriptors');
   checkPid(pid);
   return readDescriptors(pid, new Map());
@@ -465,17 +479,17 @@ export function descriptors(pid: number): Descriptor[] {
  * more) are skipped; duplicate pids count once.
  *
  * @throws Node's `EACCES` / `EPERM` fs error for a process you may not inspect;
- *   `ENOSYS` off Linux; `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a bad pid.
+ *   `ENOSYS` off Linux and macOS; `ERR_INVALID_ARG_TYPE` / `ERR_OUT_OF_RANGE` for a bad pid.
  */
 export function sharedDescriptors(pids: number[]): Map<string, DescriptorRef[]> {
-  requireLinux('sharedDescriptors');
+  if (!DARWIN) requireLinux('sharedDescriptors');
   const unique = [...new Set(pids)];
   unique.forEach((pid) => checkPid(pid));
   const cache: SocketTableCache = new Map();
   const lists: Array<[number, Descriptor[]]> = [];
   for (const pid of unique) {
     try {
-      lists.push([pid, readDescriptors(pid, cache)]);
+      lists.push([pid, DARWIN ? darwinDescriptors(pid) : readDescriptors(pid, cache)]);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') continue;
       throw err;

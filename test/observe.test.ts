@@ -163,9 +163,9 @@ describe('parsers', () => {
 });
 
 describe('platforms', () => {
-  it('throws ENOSYS off Linux, naming the planned libproc path', () => {
+  it('throws ENOSYS on a platform with neither /proc nor libproc, naming both paths', () => {
     const real = Object.getOwnPropertyDescriptor(process, 'platform')!;
-    Object.defineProperty(process, 'platform', { ...real, value: 'darwin' });
+    Object.defineProperty(process, 'platform', { ...real, value: 'freebsd' });
     try {
       for (const call of [() => processTree(1), () => descriptors(1), () => sharedDescriptors([1]), () => zombies(1)]) {
         const err = errorOf(call);

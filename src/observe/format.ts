@@ -164,7 +164,7 @@ function renderText(report: PsReport): string {
  * per process, noting descriptors shared between processes. With `json`, the
  * same data as a {@link PsReport} JSON document (2-space indented).
  *
- * @throws as {@link processTree}: `ESRCH` when `pid` does not exist, `ENOSYS` off Linux.
+ * @throws as {@link processTree}: `ESRCH` when `pid` does not exist, `ENOSYS` on platforms other than Linux and macOS.
  */
 export function renderPs(pid: number, opts: { json?: boolean } = {}): string {
   const report = psReport(pid);

@@ -1,0 +1,89 @@
+// forkserve/observe on macOS: the addon's libproc functions (procTree,
+// procDescriptors; native/posix/proc_darwin.cc) turned into the results of
+// src/observe.ts. Only ever called when process.platform === 'darwin'; the
+// addon is loaded on first use, so importing this module loads nothing.
+//
+// Not verified on a Mac by this project's CI (Linux): see docs/observe.md.
+
+import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Descriptor, ProcessInfo, ProcessState } from '../observe.js';
+
+interface RawProcess {
+  pid: number;
+  ppid: number;
+  command: string;
+  state: string;
+  /** Raw wait status of a zombie (pbi_xstatus), else null. */
+  exitStatus: number | null;
+  startMs: number;
+  depth: number;
+  descriptorCount: number | null;
+}
+
+interface ProcBinding {
+  procTree?: (pid: number) => RawProcess[];
+  procDescriptors?: (pid: number) => Descriptor[];
+}
+
+let binding: ProcBinding | null = null;
+/** Wait statuses of the zombies seen by the last darwinProcessTree() call. */
+const zombieStatuses = new Map<number, number>();
+
+function enosys(call: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(
+    `ENOSYS: forkserve/observe ${call}() on macOS needs the addon's libproc functions (procTree, procDescriptors); rebuild it with \`npx node-gyp rebuild\``,
+  );
+  err.code = 'ENOSYS';
+  err.errno = -(osConstants.errno.ENOSYS ?? 0);
+  return err;
+}
+
+function load(call: string): Required<ProcBinding> {
+  if (!binding) {
+    const require = createRequire(import.meta.url);
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+    for (const file of ['build/Release/forkserve.node', 'build/Debug/forkserve.node']) {
+      try {
+        binding = require(path.join(root, file)) as ProcBinding;
+        break;
+      } catch {
+        // try the next one
+      }
+    }
+  }
+  if (!binding?.procTree || !binding.procDescriptors) throw enosys(call);
+  return binding as Required<ProcBinding>;
+}
+
+/** processTree() on macOS. `args` is empty (argv is not read). Throws ESRCH (syscall 'proc_pidinfo') for a missing pid. */
+export function darwinProcessTree(pid: number): ProcessInfo[] {
+  const raw = load('processTree').procTree(pid);
+  zombieStatuses.clear();
+  return raw.map((p) => {
+    if (p.state === 'Z' && p.exitStatus !== null) zombieStatuses.set(p.pid, p.exitStatus);
+    return {
+      pid: p.pid,
+      ppid: p.ppid,
+      command: p.command,
+      args: [],
+      state: p.state as ProcessState,
+      zombie: p.state === 'Z',
+      startTime: new Date(Math.round(p.startMs)),
+      depth: p.depth,
+      descriptorCount: p.descriptorCount,
+    };
+  });
+}
+
+/** descriptors() on macOS. A zombie has none. Throws ESRCH / EPERM (syscall 'proc_pidinfo'). */
+export function darwinDescriptors(pid: number): Descriptor[] {
+  return load('descriptors').procDescriptors(pid);
+}
+
+/** The raw wait status of zombie `pid` as the last darwinProcessTree() saw it (pbi_xstatus), or null. */
+export function darwinZombieStatus(pid: number): number | null {
+  return zombieStatuses.get(pid) ?? null;
+}
