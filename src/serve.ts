@@ -58,9 +58,10 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<void>
   const opts: ServeOptions = { ...options };
   if ((engine === 'prefork' || (engine === 'node' && options.workers !== undefined)) && opts.workers === undefined) opts.workers = os.availableParallelism();
   if (engine === 'node' && cluster.isWorker) {
-    // A node:cluster worker: the primary listens; this process only serves.
+    // A node:cluster worker: it serves on the socket the primary bound.
     const port = Number(process.env.FORKSERVE_PORT ?? opts.port ?? 8888);
-    await runNode({ listenFd: -1, handler, log, serverName: opts.host ?? '127.0.0.1', serverPort: port, options: opts });
+    const listenFd = Number(process.env.FORKSERVE_LISTEN_FD ?? -1);
+    await runNode({ listenFd, handler, log, serverName: opts.host ?? '127.0.0.1', serverPort: port, options: opts });
     return;
   }
   // Warm up and settle before listening: the first "Listening at" line means ready.
@@ -92,6 +93,7 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<void>
       case 'node': await runNode(ctx); break;
     }
   } finally {
-    if (!(engine === 'node' && (opts.workers ?? 1) > 1)) close(fd);
+    // node:http's server took the descriptor over (listen({ fd })) and closed it.
+    if (engine !== 'node') close(fd);
   }
 }

@@ -2,15 +2,13 @@
  * The `node` engine: the same app served by node:http (llhttp), the pure
  * Node reference every comparison is made against. With workers > 1 it uses
  * node:cluster, Node's own multi-process model: the primary re-runs this
- * program in N worker processes (spawned, not forked) and hands them
- * connections.
+ * program in N worker processes (spawned, not forked), and hands them the
+ * connections it accepts on the socket forkserve bound.
  */
 import cluster from 'node:cluster';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { AppResponse, RequestInfo } from '../apps/index.js';
 import { INTERNAL_ERROR, header } from '../apps/responses.js';
-import { close } from '../posix.js';
 import type { EngineContext } from './types.js';
 
 const hasHeader = (headers: string[], name: string) => header(headers, name) !== undefined;
@@ -99,6 +97,8 @@ function untilStopped(servers: http.Server[], onStop: (signal: string) => void):
       if (servers.length === 0) resolve();
     };
     for (const s of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.once(s, () => stop(s));
+    // A cluster worker is told to stop by its primary closing the IPC channel.
+    if (cluster.isWorker) process.once('disconnect', () => stop('SIGTERM'));
   });
 }
 
@@ -112,22 +112,27 @@ export async function runNode(ctx: EngineContext): Promise<void> {
     return;
   }
   if (cluster.isPrimary) {
-    // Workers listen on the address themselves (the primary distributes
-    // connections), so the socket bound before is handed back first.
-    close(ctx.listenFd);
-    for (let i = 0; i < workers; i++) cluster.fork({ FORKSERVE_PORT: String(ctx.serverPort) });
-    cluster.on('exit', (worker, code, signal) => {
-      if (!stopping) {
-        ctx.log.error(`Worker ${worker.process.pid} ${signal ? `killed by ${signal}` : `exited ${code}`}: replacing it`);
-        cluster.fork({ FORKSERVE_PORT: String(ctx.serverPort) });
-      }
-    });
+    // A worker's listen({ fd }) is carried out by the primary, on its own
+    // descriptor of that number: the socket forkserve bound. The primary then
+    // hands connections to the workers (cluster's round-robin), and the
+    // address never goes without a listener, even while a worker is replaced.
+    const spawn = () => cluster.fork({ FORKSERVE_LISTEN_FD: String(ctx.listenFd), FORKSERVE_PORT: String(ctx.serverPort) });
     let stopping = false;
+    for (let i = 0; i < workers; i++) spawn();
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return;
+      ctx.log.error(`Worker ${worker.process.pid} ${signal ? `killed by ${signal}` : `exited ${code}`}: replacing it`);
+      spawn();
+    });
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
         stopping = true;
         ctx.log.info(`Stopped by ${signal}`);
-        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL');
+        // Graceful: disconnect() lets a worker finish its requests and exit.
+        for (const w of Object.values(cluster.workers ?? {})) {
+          if (signal === 'SIGTERM') w?.disconnect();
+          else w?.process.kill('SIGKILL');
+        }
         const check = () => (Object.keys(cluster.workers ?? {}).length === 0 ? resolve() : setTimeout(check, 20));
         check();
       };
@@ -136,7 +141,8 @@ export async function runNode(ctx: EngineContext): Promise<void> {
     return;
   }
   const server = createServer(ctx);
-  await new Promise<void>((resolve) => server.listen(ctx.serverPort, ctx.serverName, resolve));
-  ctx.log.info(`Booting worker with pid: ${process.pid} (cluster, port ${(server.address() as AddressInfo).port})`);
+  await new Promise<void>((resolve) => server.listen({ fd: ctx.listenFd }, resolve));
+  ctx.log.info(`Booting worker with pid: ${process.pid} (node:cluster)`);
   await untilStopped([server], () => {});
+  if (process.connected) process.disconnect(); // stopped by a signal of its own: let go of the primary
 }
