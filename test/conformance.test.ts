@@ -50,7 +50,7 @@ describe.each(ENGINES)('engine %s', (engine) => {
       afterEach(async () => {
         // No zombies, and the server's own descriptor count is back where it started.
         expect(await waitFor(() => zombieChildren(server.pid).length === 0)).toBe(true);
-        expect(await waitFor(() => fdCount(server.pid) === fdsAtStart)).toBe(true);
+        expect(await waitFor(() => fdCount(server.pid) === fdsAtStart, 10_000)).toBe(true);
       });
 
       it('gives the same status, headers and body as every other engine', async () => {
@@ -123,7 +123,8 @@ describe.each(ENGINES)('engine %s', (engine) => {
           [`GET / HTTP/1.1\r\nHost: t\r\nX-Big: ${'b'.repeat(20000)}\r\n\r\n`, 431],
           // llhttp (the node engine) serves HTTP/2.0 as if it were 1.x: the reference differs here.
           ['GET / HTTP/2.0\r\nHost: t\r\n\r\n', engine === 'node' ? /^HTTP\/1\.1 (400|404|505) / : 505],
-          ['POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', engine === 'node' ? /^HTTP\/1\.1 (200|400|501) / : 501],
+          // llhttp accepts "gzip, chunked" and waits for the body: the reference may say nothing.
+          ['POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n', engine === 'node' ? /^(HTTP\/1\.1 (200|400|501) |$)/ : 501],
           [`POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: ${8 << 20}\r\n\r\n`, 413],
         ];
         for (const [input, want] of cases) {

@@ -23,15 +23,17 @@ function createServer(ctx: EngineContext): http.Server {
     requestTimeout: 0,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
   }, async (req, res) => {
+    const tooLarge = () => {
+      res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('413 Content Too Large\n');
+      req.socket.destroySoon();
+    };
+    // A declared length over the limit is refused before any body is read.
+    if (Number(req.headers['content-length'] ?? 0) > maxBody) return tooLarge();
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > maxBody) {
-        res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('413 Content Too Large\n');
-        req.socket.destroySoon();
-        return;
-      }
+      if (size > maxBody) return tooLarge();
       chunks.push(chunk);
     }
     const info: RequestInfo = {
@@ -57,7 +59,9 @@ function createServer(ctx: EngineContext): http.Server {
     try {
       if (Buffer.isBuffer(out.body)) {
         const headUnknown = info.method === 'HEAD' && out.body.length === 0; // as native/http/response.cc
-        if (!headUnknown && !hasHeader(headers, 'content-length') && !hasHeader(headers, 'transfer-encoding')) headers.push('Content-Length', String(out.body.length));
+        // RFC 9110 §8.6: never a Content-Length on 1xx, 204 or 304.
+        const noContent = out.status < 200 || out.status === 204 || out.status === 304;
+        if (!headUnknown && !noContent && !hasHeader(headers, 'content-length') && !hasHeader(headers, 'transfer-encoding')) headers.push('Content-Length', String(out.body.length));
         res.writeHead(out.status, out.reason, headers);
         res.end(out.body);
         bytes = out.body.length;
