@@ -11,7 +11,10 @@ type Engine = (typeof ENGINES)[number];
 const APPS = ['wsgi', 'wsgiAsync', 'fetchApp', 'honoApp'] as const;
 const persistent = (e: Engine) => e !== 'iterative';
 // Engines whose processes serve one connection at a time need several for overlap tests.
-const args = (e: Engine) => ['--engine', e, '--workers', '2', '--max-body', String(4 << 20), '--no-access-log'];
+// The node engine runs as node:http in one process: the reference. (Under
+// node:cluster the primary itself holds accepted sockets, so the server's
+// descriptor count is not a leak check there; npm run bench measures it.)
+const args = (e: Engine) => ['--engine', e, ...(e === 'node' ? [] : ['--workers', '2']), '--max-body', String(4 << 20), '--no-access-log'];
 
 interface Seen { status: number; headers: Record<string, string>; body: string }
 
@@ -36,7 +39,7 @@ describe.each(ENGINES)('engine %s', (engine) => {
       let fdsAtStart = 0;
       beforeAll(async () => {
         server = await startServer(`${FIXTURES}/conformance.ts:${app}`, args(engine));
-        await waitFor(() => engine !== 'prefork' && engine !== 'node' ? true : childPids(server.pid).length >= 2);
+        await waitFor(() => engine !== 'prefork' ? true : childPids(server.pid).length >= 2);
         // The baseline is taken once the server is in its steady state: after
         // one request, with the child that served it gone (fork).
         await (await fetch(`${server.url}/hello`, { headers: { connection: 'close' } })).text();
@@ -50,7 +53,9 @@ describe.each(ENGINES)('engine %s', (engine) => {
       afterEach(async () => {
         // No zombies, and the server's own descriptor count is back where it started.
         expect(await waitFor(() => zombieChildren(server.pid).length === 0)).toBe(true);
-        expect(await waitFor(() => fdCount(server.pid) === fdsAtStart, 10_000)).toBe(true);
+        // The leak check is for forkserve's engines; node:http (the reference)
+        // keeps client sockets on timers of its own.
+        if (engine !== 'node') expect(await waitFor(() => fdCount(server.pid) === fdsAtStart, 10_000)).toBe(true);
       });
 
       it('gives the same status, headers and body as every other engine', async () => {
@@ -142,7 +147,7 @@ describe.each(ENGINES)('engine %s', (engine) => {
         expect((await fetch(`${server.url}/hello`)).status).toBe(200);
       });
 
-      if (engine === 'fork' || engine === 'prefork' || engine === 'node') {
+      if (engine === 'fork' || engine === 'prefork') {
         it('recovers when a child or worker is killed', async () => {
           const before = childPids(server.pid);
           // A new TCP connection (fetch could reuse a pooled one an existing child serves).

@@ -31,10 +31,14 @@ function createServer(ctx: EngineContext): http.Server {
     if (Number(req.headers['content-length'] ?? 0) > maxBody) return tooLarge();
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > maxBody) return tooLarge();
-      chunks.push(chunk);
+    try {
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > maxBody) return tooLarge();
+        chunks.push(chunk);
+      }
+    } catch {
+      return; // the client went away mid-body ('aborted'): nothing to answer, and the server goes on
     }
     const info: RequestInfo = {
       method: req.method ?? 'GET',
