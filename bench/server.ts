@@ -32,6 +32,8 @@ export interface Server {
   proc: ChildProcess;
   log(): string;
   exited(): boolean;
+  /** How it ended ("exited 1", "killed by SIGSEGV"), null while it runs. */
+  exitStatus(): string | null;
   /** SIGTERM (or `signal`); SIGKILL for the tree after graceMs. Resolves when the top process has exited. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
@@ -53,8 +55,10 @@ export async function startServer(o: StartOptions): Promise<Server> {
   const proc = spawn(cmd, args, { cwd: ROOT, env: o.env ?? process.env, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   let exitedFlag = false;
-  const exited = new Promise<void>((resolve) => proc.on('exit', () => {
+  let status: string | null = null;
+  const exited = new Promise<void>((resolve) => proc.on('exit', (code, signal) => {
     exitedFlag = true;
+    status = signal ? `killed by ${signal}` : `exited ${code}`;
     resolve();
   }));
   const log = () => {
@@ -76,6 +80,7 @@ export async function startServer(o: StartOptions): Promise<Server> {
     proc,
     log,
     exited: () => exitedFlag,
+    exitStatus: () => status,
     async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000) {
       if (exitedFlag) return;
       const tree = treePids(proc.pid!).map((pid) => ({ pid, start: readStat(pid)?.starttime }));

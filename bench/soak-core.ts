@@ -57,6 +57,9 @@ export interface SoakOptions {
 export interface SoakResult {
   name: string;
   flags: string;
+  singleThreaded: boolean;
+  /** Set when the server itself ended during the load ("killed by SIGSEGV"); its descriptors could then not be counted. */
+  serverDied?: string;
   requested: number;
   completed: number;
   ok: number;
@@ -135,6 +138,7 @@ export function mergeSoak(name: string, rs: SoakResult[]): SoakResult {
     rps: sum((r) => r.completed) / seconds,
     logFile: rs.map((r) => r.logFile).join(', '),
     perInstance503: rs.map((r) => r.status503),
+    serverDied: rs.filter((r) => r.serverDied).map((r) => r.serverDied).join(', ') || undefined,
   };
 }
 
@@ -309,7 +313,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     }, 15_000, 100);
     await sleep(300);
     sampler.stop();
-    const fdAfter = fdCount(pid);
+    const serverDied = server.exited() ? (server.exitStatus() ?? 'exited') : undefined;
+    const fdAfter = serverDied ? fdBefore : fdCount(pid);
 
     const log = server.log();
     const all = [...tracks.values()];
@@ -333,6 +338,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     return {
       name: o.name,
       flags,
+      singleThreaded: execArgs.includes('--single-threaded'),
+      serverDied,
       requested: o.requests,
       completed,
       ok: counts.ok,
@@ -386,7 +393,8 @@ export function soakTable(results: SoakResult[]): string {
     row('**zombies** at the end (1 s after the load)', (r) => verdict(r.zombiesAtEnd)),
     row(`**zombies** lingering > ${ZOMBIE_GRACE_MS} ms during the run`, (r) => verdict(r.zombiesLingering)),
     row('zombies seen at once, max (transient)', (r) => r.zombiesMaxSeen),
-    row('**parent fd delta** (before → after)', (r) => `${verdict(r.fdDelta)} (${r.fdBefore} → ${r.fdAfter})`),
+    row('**server died** during the load', (r) => (r.serverDied ? `**${r.serverDied}** ✘` : 'no ✔')),
+    row('**parent fd delta** (before → after)', (r) => `${verdict(r.fdDelta)} (${r.fdBefore} → ${r.fdAfter})${r.serverDied ? ', not counted for a dead server' : ''}`),
     row('**failed requests**', (r) => verdict(r.failed)),
     row('  non-2xx / conn. errors / truncated / time-outs / not sent', (r) => `${r.failures.non2xx} / ${r.failures.connErrors} / ${r.failures.incomplete} / ${r.failures.timeouts} / ${r.failures.notSent}`),
     row(`stalled: asleep, no CPU nor context switch ≥ ${STALL_MS / 1000} s (wchan)`, (r) => `${r.stalled}${r.stalled ? ` (${Object.entries(r.stalledWchans).map(([w, n]) => `${w} ×${n}`).join(', ')})` : ''}`),
@@ -397,7 +405,7 @@ export function soakTable(results: SoakResult[]): string {
   ].join('\n') + '\n';
 }
 
-/** True when hung, zombies, fd delta and failed requests are all zero (and every request was sent). */
+/** True when hung, zombies, fd delta and failed requests are all zero (and every request was sent, and the server lived). */
 export function soakClean(r: SoakResult): boolean {
-  return r.hung === 0 && r.zombiesAtEnd === 0 && r.zombiesLingering === 0 && r.fdDelta === 0 && r.failed === 0 && r.completed === r.requested;
+  return !r.serverDied && r.hung === 0 && r.zombiesAtEnd === 0 && r.zombiesLingering === 0 && r.fdDelta === 0 && r.failed === 0 && r.completed === r.requested;
 }

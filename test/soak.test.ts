@@ -9,6 +9,7 @@ const env = { CHURN_LOAD_MB: '32', CHURN_MIN_MB: '1', CHURN_MAX_MB: '3' };
 
 function expectClean(r: SoakResult) {
   const summary = JSON.stringify({ ...r, hungDetails: r.hungDetails.slice(0, 5) });
+  expect(r.serverDied, summary).toBeUndefined();
   expect(r.completed, summary).toBe(r.requested);
   expect(r.hung, summary).toBe(0);
   expect(r.zombiesAtEnd, summary).toBe(0);
