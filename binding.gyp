@@ -3,7 +3,7 @@
     {
       "target_name": "forkserve",
       "sources": [
-        "<!@(node -e \"const fs=require('fs');for(const d of ['native/posix','native/http','native/engine','native/binding'])for(const f of fs.readdirSync(d).sort())if(/\\.(c|cc)$/.test(f))console.log(d+'/'+f)\")"
+        "<!@(node -e \"const fs=require('fs');for(const d of ['native/posix','native/node','native/http','native/engine','native/binding'])for(const f of fs.readdirSync(d).sort())if(/\\.(c|cc)$/.test(f))console.log(d+'/'+f)\")"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -22,6 +22,18 @@ export interface RawRequest {
   keepAlive: boolean;
 }
 
+/** What fork() did with Node's platform threads (native/node/platform_park.h). */
+export interface ForkParking {
+  /** Platform threads parked per fork; -1 before the first fork measured them, and with FORKSERVE_NO_PARKING=1. */
+  workers: number;
+  /** Forks done with every platform thread parked. */
+  forksParked: number;
+  /** Forks done after the 1 s wait for a busy thread ran out. */
+  forksUnparked: number;
+  /** This process is a forked child: it has no platform threads to park. */
+  inForkedChild: boolean;
+}
+
 export interface NativeBinding {
   socket(domain: number, type: number, protocol?: number): number;
   socketpair(domain: number, type: number): [number, number];
@@ -41,6 +53,7 @@ export interface NativeBinding {
   close(fd: number): void;
   setNonBlocking(fd: number, on?: boolean): void;
   fork(): number;
+  forkParking(): ForkParking;
   waitpid(pid: number, options?: number): RawWaitStatus;
   _exit(status?: number): never;
   getpid(): number;

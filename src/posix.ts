@@ -14,7 +14,8 @@
  * Blocking calls run pending TypeScript signal handlers before they return
  * or throw (see signals.ts).
  */
-import { native, type RawAddress, type RawWaitStatus } from './native.js';
+import { native, type ForkParking, type RawAddress, type RawWaitStatus } from './native.js';
+export type { ForkParking } from './native.js';
 import { withSignals } from './signals.js';
 
 export { SystemError } from './errors.js';
@@ -150,6 +151,9 @@ export function setNonBlocking(fd: number, on = true): void {
  * (MADV_DOFORK), and the child's event loop is re-initialised with
  * uv_loop_fork(). Only the calling thread exists in the child; end it with
  * `_exit()`, never `process.exit()`. `process.pid` is corrected in the child.
+ * Node's platform threads are parked in a task of forkserve's for the
+ * duration of the call, so the child inherits the platform's task queue with
+ * no waiter and no lock held (see `forkParking()`, docs/fork-in-node.md §3).
  * Codes: EAGAIN (RLIMIT_NPROC reached, or no memory for the process table), ENOMEM.
  */
 export function fork(): number {
@@ -159,6 +163,17 @@ export function fork(): number {
     Object.defineProperty(process, 'pid', { value: native.getpid(), configurable: true, enumerable: true, writable: false });
   }
   return pid;
+}
+
+/**
+ * Not POSIX: counters of what `fork()` did with Node's platform worker
+ * threads (the threads V8 posts background tasks to). `forksUnparked`
+ * counts forks made after a thread stayed busy for 1 s: such a child may
+ * hang in its first few background posts. FORKSERVE_NO_PARKING=1 in the
+ * environment when the addon loads turns parking off (for demonstrations).
+ */
+export function forkParking(): ForkParking {
+  return native.forkParking();
 }
 
 /**

@@ -84,6 +84,31 @@ describe('fork()', () => {
   });
 });
 
+// glibc's pthread_cond_signal() in a child can wait forever for waiters
+// that were threads of the parent (docs/fork-in-node.md §3). Each child
+// here runs 40 full GCs, each posting a V8 job to Node's platform.
+describe('fork() and Node\'s platform threads', () => {
+  const gcFork = async (env: NodeJS.ProcessEnv = {}) => {
+    const { stdout } = await run(process.execPath, ['--single-threaded', '--expose-gc', `${FIXTURES}/gc-fork.mjs`, '60'], {
+      timeout: 60_000, env: { ...process.env, ...env },
+    });
+    return JSON.parse(stdout) as { children: number; hung: number; parking: posix.ForkParking };
+  };
+
+  it('parks them around fork(): 60 GC-heavy children, none hangs', async () => {
+    const r = await gcFork();
+    expect(r.parking.workers).toBeGreaterThan(0);
+    expect(r.parking).toMatchObject({ forksParked: 60, forksUnparked: 0, inForkedChild: false });
+    expect(r.hung).toBe(0);
+  }, 70_000);
+
+  it('without parking (FORKSERVE_NO_PARKING=1) children of the same parent hang in futex_wait', async () => {
+    const r = await gcFork({ FORKSERVE_NO_PARKING: '1' });
+    expect(r.parking.forksParked).toBe(0);
+    expect(r.hung).toBeGreaterThan(0);
+  }, 70_000);
+});
+
 describe('SIGCHLD interrupting accept()', () => {
   it('without SA_RESTART: the handler runs, then accept() throws EINTR', async () => {
     const { stdout } = await node('eintr.mjs');

@@ -3,6 +3,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -13,6 +15,7 @@
 
 #include "binding/addon.h"
 #include "binding/errors.h"
+#include "node/platform_park.h"
 #include "posix/signals.h"
 #include "posix/sys.h"
 
@@ -279,7 +282,22 @@ static Napi::Object Constants(Napi::Env env) {
   return c;
 }
 
+// What fork() did with Node's platform threads (node/platform_park.h).
+static Napi::Value ForkParking(const Napi::CallbackInfo& info) {
+  nodefork::ParkStats s = nodefork::GetParkStats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("workers", s.workers);
+  o.Set("forksParked", static_cast<double>(s.forks_parked));
+  o.Set("forksUnparked", static_cast<double>(s.forks_unparked));
+  o.Set("inForkedChild", s.in_forked_child);
+  return o;
+}
+
 void InitPosix(Napi::Env env, Napi::Object exports) {
+  // FORKSERVE_NO_PARKING=1 forks without parking: only to show what it prevents (docs/fork-in-node.md).
+  const char* no_parking = getenv("FORKSERVE_NO_PARKING");
+  if (!no_parking || strcmp(no_parking, "1") != 0) nodefork::InstallPlatformParking();
+  exports.Set("forkParking", Napi::Function::New(env, ForkParking, "forkParking"));
   exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt, "setsockopt"));

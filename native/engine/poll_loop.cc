@@ -78,7 +78,11 @@ int PollLoop::Start(int listen_fd, const Limits& limits, PollHandler* handler, c
     return r;
   }
   // Level-triggered with a batch of accepts per wake-up: the last accept
-  // must say EAGAIN, not block.
+  // must say EAGAIN, not block. O_NONBLOCK is a flag of the open file
+  // description, shared by every process that inherited the socket, so it
+  // is never cleared again: a prefork worker that stops must not turn its
+  // siblings' accepts blocking (they would sleep in accept(2) with their
+  // keep-alive connections waiting).
   int flags = fcntl(listen_fd, F_GETFL);
   if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
     r = -errno;
@@ -86,7 +90,6 @@ int PollLoop::Start(int listen_fd, const Limits& limits, PollHandler* handler, c
     *failed = "fcntl";
     return r;
   }
-  listen_flags_ = flags;
   r = poller_.AddLevelRead(listen_fd, &listen_tag_);
   if (r < 0) {
     Shutdown();
@@ -103,8 +106,6 @@ void PollLoop::Shutdown() {
   if (listening_) poller_.Remove(listen_fd_);
   listening_ = false;
   poller_.Close();
-  if (listen_flags_ >= 0) fcntl(listen_fd_, F_SETFL, listen_flags_);
-  listen_flags_ = -1;
 }
 
 PollConn* PollLoop::Find(uint32_t id) const {

@@ -141,7 +141,6 @@ class PollLoop {
   PollHandler* handler_ = nullptr;
   Limits limits_;
   int listen_fd_ = -1;
-  int listen_flags_ = -1;     // fcntl flags to restore on the listening socket
   bool listening_ = false;
   int64_t accept_resume_at_ = -1;  // accepting paused (EMFILE) until then
   bool stopping_ = false;

@@ -188,14 +188,24 @@ int SetNonBlocking(int fd, bool on) {
   return Result(fcntl(fd, F_SETFL, want));
 }
 
+static ForkHooks g_fork_hooks = {nullptr, nullptr, nullptr};
+
+void SetForkHooks(const ForkHooks& hooks) { g_fork_hooks = hooks; }
+
 pid_t Fork() {
+  if (g_fork_hooks.prepare) g_fork_hooks.prepare();
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
   PrepareHeapForFork();
   pid_t pid = fork();
   int err = errno;
-  if (pid == 0) SignalsAfterForkInChild();
+  if (pid == 0) {
+    SignalsAfterForkInChild();
+    if (g_fork_hooks.child) g_fork_hooks.child();
+  } else if (g_fork_hooks.parent) {
+    g_fork_hooks.parent();
+  }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return pid < 0 ? -err : pid;
 }

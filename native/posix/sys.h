@@ -49,8 +49,19 @@ int Close(int fd);
 int SetNonBlocking(int fd, bool on);
 // fork(2): returns 0 in the child, the child's pid in the parent, or -errno.
 // Signals are blocked across the call so no handler runs half-forked, and on
-// Linux the V8 heap is made inheritable first (see forkprep.h).
+// Linux the V8 heap is made inheritable first (see forkprep.h). The hooks
+// set with SetForkHooks run around it.
 pid_t Fork();
+// Like pthread_atfork(3), but only for Fork() (never for libuv's spawn):
+// prepare runs in the calling thread before fork(2), parent after it in the
+// parent (also when it failed), child in the child before Fork() returns.
+// Any may be null. One set; a new call replaces it.
+struct ForkHooks {
+  void (*prepare)();
+  void (*parent)();
+  void (*child)();
+};
+void SetForkHooks(const ForkHooks& hooks);
 
 // The decoded status of waitpid(2).
 struct WaitStatus {
