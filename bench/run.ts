@@ -57,7 +57,10 @@ const DURATION = Math.ceil(Number(opt.duration ?? (opt.quick ? 2 : 5)));
 const WARMUP = Math.ceil(Number(opt.warmup ?? 1));
 const CONNECTIONS = Number(opt.connections ?? 32);
 const ROUNDS = Number(opt.rounds ?? 1);
-const WORKERS = Number(opt.workers ?? 2);
+// One worker per CPU the server is given, as `--workers` defaults to (the
+// affinity mask's size): one CPU when pinned. More workers than CPUs only
+// add context switches between event loops on the same core.
+const WORKERS = Number(opt.workers ?? (hasTaskset() ? 1 : os.availableParallelism()));
 const OUT_DIR = path.resolve(opt.out ?? path.join(ROOT, 'bench/results'));
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;

@@ -39,10 +39,12 @@ Options:
   -h, --help               this text
 `;
 
-function int(name: string, value: string | undefined, min = 0): number | undefined {
+function int(name: string, value: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new TypeError(`--${name} must be an integer >= ${min}, got "${value}"`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new TypeError(`--${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got "${value}"`);
+  }
   return n;
 }
 
@@ -123,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
     keepAliveTimeoutMs: keepAlive === undefined ? undefined : keepAlive * 1000,
     headersTimeoutMs: headersTimeout === undefined ? undefined : headersTimeout * 1000,
     maxRequestLine: int('limit-request-line', values['limit-request-line'], 16),
-    maxHeaders: int('limit-request-fields', values['limit-request-fields'], 1),
+    maxHeaders: int('limit-request-fields', values['limit-request-fields'], 1, 128),
     maxHeaderBytes: int('limit-headers-size', values['limit-headers-size'], 64),
     accessLog: !values['no-access-log'],
   });

@@ -153,7 +153,7 @@ export function setNonBlocking(fd: number, on = true): void {
  * `_exit()`, never `process.exit()`. `process.pid` is corrected in the child.
  * Node's platform threads are parked in a task of forkserve's for the
  * duration of the call, so the child inherits the platform's task queue with
- * no waiter and no lock held (see `forkParking()`, docs/fork-in-node.md §3).
+ * no waiter and no lock held (see `forkParking()`, docs/fork-in-node.md §2).
  * Codes: EAGAIN (RLIMIT_NPROC reached, or no memory for the process table), ENOMEM.
  */
 export function fork(): number {

@@ -4,6 +4,7 @@
 
 #include "binding/addon.h"
 #include "binding/errors.h"
+#include "binding/values.h"
 #include "engine/conn.h"
 #include "engine/fork_loop.h"
 #include "engine/watchdog.h"
@@ -13,37 +14,9 @@ namespace forkserve {
 
 Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st);  // posix_glue.cc
 
-// HTTP field text is Latin-1 (RFC 9110 §5.5: obs-text is opaque octets), as in node:http.
-static Napi::Value Latin1(Napi::Env env, const char* p, size_t len) {
-  napi_value v;
-  napi_create_string_latin1(env, p, len, &v);
-  return Napi::Value(env, v);
-}
-
 static int OptInt(Napi::Object o, const char* key, int def) {
   Napi::Value v = o.Get(key);
   return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : def;
-}
-
-static double OptNum(Napi::Object o, const char* key, double def) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : def;
-}
-
-static engine::Limits LimitsFrom(Napi::Value v) {
-  engine::Limits l;
-  if (!v.IsObject()) return l;
-  Napi::Object o = v.As<Napi::Object>();
-  l.parser.max_request_line = static_cast<size_t>(OptNum(o, "maxRequestLine", 8192));
-  l.parser.max_header_bytes = static_cast<size_t>(OptNum(o, "maxHeaderBytes", 16384));
-  l.parser.max_headers = static_cast<size_t>(OptNum(o, "maxHeaders", 100));
-  if (l.parser.max_headers > 128) l.parser.max_headers = 128;
-  l.max_body = static_cast<uint64_t>(OptNum(o, "maxBodyBytes", static_cast<double>(1ull << 30)));
-  l.header_timeout_ms = OptInt(o, "headersTimeoutMs", 30000);
-  l.keepalive_timeout_ms = OptInt(o, "keepAliveTimeoutMs", 5000);
-  Napi::Value ka = o.Get("keepAlive");
-  if (ka.IsBoolean()) l.keep_alive = ka.As<Napi::Boolean>().Value();
-  return l;
 }
 
 class Connection : public Napi::ObjectWrap<Connection> {
@@ -62,7 +35,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
 
   explicit Connection(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Connection>(info) {
     int fd = ArgFd(info, 0, "fd");
-    conn_.reset(new engine::Connection(fd, LimitsFrom(info[1])));
+    conn_.reset(new engine::Connection(fd, LimitsFrom(info.Env(), info[1])));
   }
 
  private:

@@ -15,28 +15,10 @@
 
 #include "binding/addon.h"
 #include "binding/errors.h"
+#include "binding/values.h"
 #include "http/parser.h"
 
 namespace forkserve {
-
-// Returns a JS string holding the bytes p[0..n) as latin1.
-static Napi::String Latin1(Napi::Env env, const char* p, size_t n) {
-  napi_value v;
-  napi_status s = napi_create_string_latin1(env, p, n, &v);
-  NAPI_THROW_IF_FAILED(env, s, Napi::String());
-  return Napi::String(env, v);
-}
-
-// Returns limit field `name` of the optional limits object, or def.
-static size_t LimitField(Napi::Env env, Napi::Object o, const char* name, size_t def) {
-  Napi::Value v = o.Get(name);
-  if (v.IsUndefined()) return def;
-  if (!v.IsNumber()) ThrowTypeError(env, std::string("limits.") + name + " must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > 1e9 || d != static_cast<double>(static_cast<int64_t>(d)))
-    ThrowRangeError(env, std::string("limits.") + name + " must be an integer from 0 to 1e9");
-  return static_cast<size_t>(d);
-}
 
 // Returns { ok: false, status, mustClose } or the incomplete marker (status 0).
 static Napi::Object Failure(Napi::Env env, int status) {
@@ -57,9 +39,9 @@ static Napi::Value ParseRequest(const Napi::CallbackInfo& info) {
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     if (!info[1].IsObject()) ThrowTypeError(env, "The \"limits\" argument must be an object");
     Napi::Object o = info[1].As<Napi::Object>();
-    lim.max_request_line = LimitField(env, o, "maxRequestLine", lim.max_request_line);
-    lim.max_header_bytes = LimitField(env, o, "maxHeaderBytes", lim.max_header_bytes);
-    lim.max_headers = LimitField(env, o, "maxHeaders", lim.max_headers);
+    lim.max_request_line = static_cast<size_t>(IntOption(env, o, "maxRequestLine", static_cast<double>(lim.max_request_line), 0, 1e9));
+    lim.max_header_bytes = static_cast<size_t>(IntOption(env, o, "maxHeaderBytes", static_cast<double>(lim.max_header_bytes), 0, 1e9));
+    lim.max_headers = static_cast<size_t>(IntOption(env, o, "maxHeaders", static_cast<double>(lim.max_headers), 0, 1e9));
   }
   const char* data = buf.Data();
   size_t len = buf.Length();

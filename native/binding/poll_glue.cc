@@ -11,38 +11,10 @@
 
 #include "binding/addon.h"
 #include "binding/errors.h"
+#include "binding/values.h"
 #include "engine/poll_loop.h"
 
 namespace forkserve {
-
-// HTTP field text is Latin-1 (RFC 9110 §5.5), as in node:http.
-static napi_value Latin1(napi_env env, const char* p, size_t len) {
-  napi_value v;
-  napi_create_string_latin1(env, p, len, &v);
-  return v;
-}
-
-static double OptNum(Napi::Object o, const char* key, double def) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : def;
-}
-
-// Returns the limits from the same options object the blocking Connection takes (HttpLimits).
-static engine::Limits LimitsFrom(Napi::Value v) {
-  engine::Limits l;
-  if (!v.IsObject()) return l;
-  Napi::Object o = v.As<Napi::Object>();
-  l.parser.max_request_line = static_cast<size_t>(OptNum(o, "maxRequestLine", 8192));
-  l.parser.max_header_bytes = static_cast<size_t>(OptNum(o, "maxHeaderBytes", 16384));
-  l.parser.max_headers = static_cast<size_t>(OptNum(o, "maxHeaders", 100));
-  if (l.parser.max_headers > 128) l.parser.max_headers = 128;  // engine::Request holds 128
-  l.max_body = static_cast<uint64_t>(OptNum(o, "maxBodyBytes", static_cast<double>(1ull << 30)));
-  l.header_timeout_ms = static_cast<int>(OptNum(o, "headersTimeoutMs", 30000));
-  l.keepalive_timeout_ms = static_cast<int>(OptNum(o, "keepAliveTimeoutMs", 5000));
-  Napi::Value ka = o.Get("keepAlive");
-  if (ka.IsBoolean()) l.keep_alive = ka.As<Napi::Boolean>().Value();
-  return l;
-}
 
 // Returns the string value of v (coerced as String(v)) in *out, reusing its capacity.
 static void Utf8Into(napi_env env, napi_value v, std::string* out) {
@@ -107,7 +79,7 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
     async_.reset(new Napi::AsyncContext(env, "forkserve.poll", info.This().As<Napi::Object>()));
 
     const char* failed = "";
-    int r = loop_.Start(fd, LimitsFrom(info[1]), this, &failed);
+    int r = loop_.Start(fd, LimitsFrom(info.Env(), info[1]), this, &failed);
     if (r < 0) ThrowSystemError(env, r, failed);
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);

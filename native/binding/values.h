@@ -1,0 +1,24 @@
+// Values crossing the glue in both directions: HTTP text as JS strings, and
+// the limits object the engines take (HttpLimits in src/engines/types.ts).
+#pragma once
+#include <napi.h>
+
+#include "engine/conn.h"
+
+namespace forkserve {
+
+// Returns a JS string holding the bytes p[0..n) as Latin-1: HTTP field text
+// is opaque octets (RFC 9110 §5.5), as in node:http.
+Napi::String Latin1(Napi::Env env, const char* p, size_t n);
+
+// Returns the number at o[key], def when it is undefined. Throws TypeError
+// if it is not a number, RangeError if it is not an integer in [min, max].
+double IntOption(Napi::Env env, Napi::Object o, const char* key, double def, double min, double max);
+
+// Returns the engine limits from an options object ({ maxRequestLine,
+// maxHeaderBytes, maxHeaders, maxBodyBytes, headersTimeoutMs,
+// keepAliveTimeoutMs, keepAlive }); defaults for what is missing, and for
+// every field when v is undefined. Throws TypeError/RangeError on misuse.
+engine::Limits LimitsFrom(Napi::Env env, Napi::Value v);
+
+}  // namespace forkserve
