@@ -45,6 +45,8 @@ export interface SoakOptions {
   maxMs?: number;
   /** false: start `node bin/forkserve.js` with FORKSERVE_NO_REEXEC=1 (no --single-threaded). Default true. */
   singleThreaded?: boolean;
+  /** false: FORKSERVE_NO_PARKING=1, fork() leaves Node's platform threads unparked (docs/fork-in-node.md §2). Default true. */
+  parking?: boolean;
   app?: string;
   /** Extra environment for the server (e.g. CHURN_* sizes). */
   env?: Record<string, string>;
@@ -58,6 +60,8 @@ export interface SoakResult {
   name: string;
   flags: string;
   singleThreaded: boolean;
+  /** fork() parked Node's platform threads (not FORKSERVE_NO_PARKING=1). */
+  parking: boolean;
   /** Set when the server itself ended during the load ("killed by SIGSEGV"); its descriptors could then not be counted. */
   serverDied?: string;
   requested: number;
@@ -217,11 +221,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...o.env };
   if (single) delete env.FORKSERVE_NO_REEXEC;
   else env.FORKSERVE_NO_REEXEC = '1';
+  const parking = o.parking ?? true;
+  if (parking) delete env.FORKSERVE_NO_PARKING;
+  else env.FORKSERVE_NO_PARKING = '1';
   const server = await startServer({ command: process.execPath, args, env, logFile, startTimeoutMs: 60_000 });
   const pid = server.pid;
   try {
     const execArgs = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const flags = execArgs.includes('--single-threaded') ? 'node --single-threaded' : 'node (no --single-threaded)';
+    const flags = (execArgs.includes('--single-threaded') ? 'node --single-threaded' : 'node (no --single-threaded)') +
+      (parking ? '' : ', FORKSERVE_NO_PARKING=1');
     if (o.kind === 'prefork') {
       const workers = Number(o.engineArgs[o.engineArgs.indexOf('--workers') + 1]) || 2;
       await waitUntil(() => treePids(pid).length >= 1 + workers, 30_000, 50);
@@ -339,6 +347,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       name: o.name,
       flags,
       singleThreaded: execArgs.includes('--single-threaded'),
+      parking,
       serverDied,
       requested: o.requests,
       completed,

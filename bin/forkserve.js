@@ -1,13 +1,18 @@
 #!/usr/bin/env node
-// The forkserve command. It runs Node with --single-threaded: V8 then keeps
-// no background GC/compiler threads, so fork() never copies a lock held by a
-// thread the child will not have (docs/fork-in-node.md). The flag must be
-// given at start-up, so the first run replaces itself with execv(2): same
-// pid, no wrapper process in the tree.
+// The forkserve command. It runs Node with --single-threaded: V8 then runs
+// its GC and compilers on the main thread and never waits for a background
+// task, which a forked child (whose other threads are gone) could not run
+// (docs/fork-in-node.md §2). The flag must be given at start-up, so the
+// first run replaces itself with execv(2): same pid, no wrapper process.
 import { fileURLToPath } from 'node:url';
 
 const FLAG = '--single-threaded';
-if (!process.execArgv.includes(FLAG) && process.env.FORKSERVE_NO_REEXEC !== '1') {
+// The node engine never forks Node (node:cluster spawns fresh processes):
+// it runs as plain Node, the baseline the other engines are compared with.
+const args = process.argv.slice(2);
+const engineAt = args.findIndex((a) => a === '--engine' || a === '-k');
+const engine = engineAt >= 0 ? args[engineAt + 1] : args.find((a) => a.startsWith('--engine='))?.slice(9);
+if (!process.execArgv.includes(FLAG) && process.env.FORKSERVE_NO_REEXEC !== '1' && engine !== 'node') {
   const { execv } = await import('../dist/posix.js');
   const self = fileURLToPath(import.meta.url);
   execv(process.execPath, [process.execPath, FLAG, ...process.execArgv, self, ...process.argv.slice(2)]);

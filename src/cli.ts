@@ -24,8 +24,9 @@ Options:
       --max-children N     fork: at most N children at once (default: no bound)
       --max-requests N     prefork: replace a worker after N requests (default 0: never)
       --max-requests-jitter N  prefork: up to N more, chosen per worker
-  -t, --timeout S          a request (prefork: a silent worker) running longer is stopped,
-                           503 if nothing was sent (default 30)
+  -t, --timeout S          a request running longer gets 503 if nothing was sent (fork:
+                           its child is ended; poll, prefork: the connection closes);
+                           prefork: a worker silent that long is killed (default 30, 0: none)
       --graceful-timeout S seconds in-flight requests get after SIGTERM (default 30)
       --max-body BYTES     largest request body, else 413 (default 1 GiB)
       --limit-request-line BYTES    longest request line, else 414 (default 8192)

@@ -149,6 +149,19 @@ describe('fork engine: failures', () => {
     expect(zombieChildren(s.pid)).toEqual([]);
   });
 
+  it('answers 503 from the child\'s watchdog when a handler blocks past --timeout, and keeps serving', async () => {
+    server = await startServer(`${apps}:hang`, ['--timeout', '1']);
+    const res = await fetch(`${server.url}/hang`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    // The whole body, as long as its Content-Length says.
+    expect(await res.text()).toBe('request timed out (503)\n');
+    const s = server;
+    expect(await waitFor(() => /Reaped child \d+: exited 124/.test(s.stderr()))).toBe(true);
+    expect(await (await fetch(`${s.url}/`)).text()).toMatch(/^pid \d+/);
+    expect(zombieChildren(s.pid)).toEqual([]);
+  });
+
   it('answers 503 from the parent when fork() fails with EAGAIN, and keeps serving', async (ctx) => {
     if (!pidsControllerAvailable()) ctx.skip(); // no cgroup v1 pids controller to limit fork()
     server = await startServer(`${apps}:slow`, ['--no-access-log']);

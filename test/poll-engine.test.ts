@@ -399,6 +399,20 @@ describe('poll engine: timeouts', () => {
     expect(await c.closed(3000)).toBe(true);
   });
 
+  it('answers 503 to a handler still awaiting past --timeout, and serves the other connections meanwhile', async () => {
+    server = await poll(`${apps}:slow`, ['--timeout', '1']);
+    const slowOne = fetch(`${server.url}/?ms=4000`);
+    expect(await (await fetch(`${server.url}/?ms=10`)).text()).toBe('slept 10\n');
+    const res = await slowOne;
+    expect(res.status).toBe(503);
+    expect(res.headers.get('connection')).toBe('close');
+    expect(await res.text()).toBe('request timed out (503)\n');
+    expect(server.stderr()).toMatch(/Request timed out \(--timeout 1 s\): GET \/\?ms=4000: answered 503/);
+    // The late answer of the timed-out handler is dropped; the server goes on.
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(await (await fetch(`${server.url}/?ms=1`)).text()).toBe('slept 1\n');
+  });
+
   it('answers 408 when a body stalls', async () => {
     server = await startFixture(`${apps}:echo`, { headersTimeoutMs: 300 });
     const c = await Client.connect(server.port);

@@ -9,10 +9,14 @@ namespace engine {
 static volatile sig_atomic_t g_fd = -1;
 static volatile sig_atomic_t g_started = 0;
 
+// The same body as the poll engine's timeout answer (src/engines/poll.ts).
+#define WATCHDOG_BODY "request timed out (503)\n"
+static_assert(sizeof(WATCHDOG_BODY) - 1 == 24, "Content-Length below must be the body's length");
+
 static void OnAlarm(int) {
   static const char k503[] =
       "HTTP/1.1 503 Service Unavailable\r\nServer: forkserve\r\nContent-Type: text/plain\r\n"
-      "Content-Length: 24\r\nConnection: close\r\nRetry-After: 1\r\n\r\nworker timed out (503)\n";
+      "Content-Length: 24\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" WATCHDOG_BODY;
   if (g_fd >= 0 && !g_started) {
     ssize_t r = write(g_fd, k503, sizeof k503 - 1);
     (void)r;

@@ -88,6 +88,13 @@ const INTERNAL_ERROR: AppResponse = {
   body: Buffer.from('500 Internal Server Error\n'),
 };
 
+/** The answer to a request whose handler ran past --timeout: the fork engine's watchdog sends the same (native/engine/watchdog.cc). */
+const TIMED_OUT: AppResponse = {
+  status: 503,
+  headers: ['Content-Type', 'text/plain', 'Connection', 'close', 'Retry-After', '1'],
+  body: Buffer.from('request timed out (503)\n'),
+};
+
 const STOP_SIGNALS: SignalName[] = ['SIGTERM', 'SIGINT', 'SIGQUIT'];
 
 function header(headers: string[], name: string): string | undefined {
@@ -100,10 +107,19 @@ function header(headers: string[], name: string): string | undefined {
  * progress, close idle connections; at most `gracefulTimeout` seconds) or
  * SIGINT/SIGQUIT (close everything now). Resolves once stopped, with the
  * signal dispositions restored.
+ *
+ * A handler that has not returned its response `timeout` seconds after it
+ * was called (checked every second; 0: no limit) is answered 503 with Connection: close,
+ * and what it returns later is dropped; the other connections go on. A
+ * handler that blocks the JS thread cannot be answered from JS: in prefork
+ * the master's heartbeat timeout kills that worker.
  */
 export async function runPoll(ctx: EngineContext): Promise<void> {
   const { log, options, handler, serverName, serverPort } = ctx;
   const drained = new Map<number, () => void>();
+  const timeoutMs = (options.timeout ?? 30) * 1000;
+  /** Requests whose handler has not returned yet, in the order they were called. */
+  const waiting = new Map<number, { started: number; req: RequestInfo; timedOut: boolean }>();
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
 
@@ -143,15 +159,39 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
     return server.end(connId);
   }
 
+  function logAccess(req: RequestInfo, status: number, bytes: number): void {
+    log.access({
+      remote: req.remoteAddress, method: req.method, target: req.target, minorVersion: req.minorVersion, status,
+      bytes: bytes > 0 ? bytes : 0, referer: header(req.headers, 'referer'), userAgent: header(req.headers, 'user-agent'),
+    });
+  }
+
+  // --timeout 0: no limit, as for the fork engine's watchdog.
+  const sweep = timeoutMs <= 0 ? undefined : setInterval(() => {
+    const now = Date.now();
+    for (const [connId, w] of waiting) {
+      if (now - w.started < timeoutMs) break;  // the rest started later
+      waiting.delete(connId);
+      w.timedOut = true;
+      log.error(`Request timed out (--timeout ${timeoutMs / 1000} s): ${w.req.method} ${w.req.target}: answered 503`);
+      logAccess(w.req, 503, server.respond(connId, TIMED_OUT.status, undefined, TIMED_OUT.headers, TIMED_OUT.body as Buffer));
+    }
+  }, Math.min(1000, timeoutMs));
+  sweep?.unref();
+
   // Never rejects: every failure is logged, and answered when possible.
   async function serveRequest(connId: number, req: RequestInfo): Promise<void> {
     let res: AppResponse;
+    const wait = { started: Date.now(), req, timedOut: false };
+    waiting.set(connId, wait);
     try {
       res = await handler(req);
     } catch (err) {
       log.error(`Error handling request ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);
       res = INTERNAL_ERROR;
     }
+    if (wait.timedOut) return;  // answered 503 already
+    waiting.delete(connId);
     let status = res.status;
     let bytes = 0;
     let headSent = false;
@@ -175,10 +215,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
         bytes = server.respond(connId, 500, undefined, INTERNAL_ERROR.headers, INTERNAL_ERROR.body as Buffer);
       }
     }
-    log.access({
-      remote: req.remoteAddress, method: req.method, target: req.target, minorVersion: req.minorVersion, status,
-      bytes: bytes > 0 ? bytes : 0, referer: header(req.headers, 'referer'), userAgent: header(req.headers, 'user-agent'),
-    });
+    logAccess(req, status, bytes);
   }
 
   let stopSignal: SignalName | undefined;
@@ -203,6 +240,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
     await done;
   } finally {
     clearTimeout(graceTimer);
+    clearInterval(sweep);
     for (const s of STOP_SIGNALS) sigaction(s, 'default');
   }
   log.info(`Stopped by ${stopSignal ?? 'request'}`);
