@@ -5,6 +5,7 @@
 #include "binding/addon.h"
 #include "binding/errors.h"
 #include "binding/values.h"
+#include "node/platform_park.h"
 #include "engine/conn.h"
 #include "engine/fork_loop.h"
 #include "engine/watchdog.h"
@@ -113,8 +114,12 @@ class Connection : public Napi::ObjectWrap<Connection> {
     return info.Env().Undefined();
   }
 
+  // Frees the connection's buffers now, not when the wrapper is finalized:
+  // Node runs Node-API finalizers from its event loop, which a server loop
+  // that never yields would starve (the iterative engine grew by its 16 KiB
+  // input buffer per connection).
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    if (conn_) conn_->Close();
+    conn_.reset();
     return info.Env().Undefined();
   }
 
@@ -165,7 +170,11 @@ static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
   }
   if (!info[2].IsFunction() || !info[3].IsFunction()) ThrowTypeError(env, "onReaped and onError must be functions");
   JsForkEvents events(env, info[2].As<Napi::Function>(), info[3].As<Napi::Function>());
+  // The parent runs no event loop until the loop returns: its platform
+  // threads stay parked across the forks instead of being parked per fork.
+  nodefork::HoldParked();
   engine::ForkLoopResult r = engine::RunForkLoop(opt, &events);
+  if (!r.child) nodefork::ReleaseParked();
   if (env.IsExceptionPending()) throw Napi::Error(env, env.GetAndClearPendingException().Value());
   Napi::Object o = Napi::Object::New(env);
   if (r.child) {

@@ -90,6 +90,12 @@ int PollLoop::Start(int listen_fd, const Limits& limits, PollHandler* handler, c
     *failed = "fcntl";
     return r;
   }
+  // Whole responses go out in one write, but pipelined responses and a
+  // streamed body's chunks must not wait for the previous ACK (Nagle). On
+  // Linux accepted sockets inherit it from the listener: one setsockopt
+  // here instead of one per connection (best effort: not every socket is TCP).
+  int one = 1;
+  setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   r = poller_.AddLevelRead(listen_fd, &listen_tag_);
   if (r < 0) {
     Shutdown();
@@ -206,10 +212,11 @@ void PollLoop::Accept() {
       if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) PauseAccept();
       return;
     }
-    // Whole responses go out in one write, but a streamed body's chunks must
-    // not wait for the previous ACK (Nagle).
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifndef __linux__
+    // Linux copies TCP_NODELAY from the listening socket (set in Start).
+    int nodelay = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
+#endif
     PollConn* c = new PollConn;
     c->fd = fd;
     PeerFrom(ss, &c->peer);

@@ -47,6 +47,7 @@ uint32_t g_round = 0;
 int g_posted = 0;             // tasks posted this round, each owed one release byte
 int g_workers = -1;           // threads that take tasks; -1 until the first fork measures it
 bool g_child = false;
+bool g_held = false;          // HoldParked(): Prepare/Parent leave the threads parked
 unsigned long g_parked = 0, g_unparked = 0;
 
 ssize_t WriteFully(int fd, const void* p, size_t n) {
@@ -102,22 +103,39 @@ int AwaitArrivals(int want, int quiet_ms) {
   return got;
 }
 
-void Prepare() {
+// Posts one parking task per platform thread and waits for them. Returns
+// false if there was nothing to park, true when all reported in; *all_parked
+// says whether all did.
+bool Park(bool* all_parked) {
   g_posted = 0;
-  if (!g_platform || g_child) return;
+  if (!g_platform || g_child) return false;
   bool calibrating = g_workers < 0;
   int n = calibrating ? g_platform->NumberOfWorkerThreads() : g_workers;
-  if (n <= 0) return;
+  if (n <= 0) return false;
   g_round++;
   for (int i = 0; i < n; i++) g_platform->CallOnWorkerThread(std::make_unique<ParkTask>(g_round));
   g_posted = n;
   int got = AwaitArrivals(n, calibrating ? kCalibrateQuietMs : 0);
   if (calibrating) g_workers = got;
-  if (got >= g_workers) g_parked++;
+  *all_parked = got >= g_workers;
+  return true;
+}
+
+bool g_held_all = false;  // while held: did every thread park
+
+void Count(bool all_parked) {
+  if (all_parked) g_parked++;
   else g_unparked++;
 }
 
+void Prepare() {
+  if (g_held) return Count(g_held_all);
+  bool all = false;
+  if (Park(&all)) Count(all);
+}
+
 void Parent() {
+  if (g_held) return;
   char ones[64] = {0};
   for (int left = g_posted; left > 0;) {
     int k = left < 64 ? left : 64;
@@ -130,6 +148,7 @@ void Parent() {
 void Child() {
   // The parked threads do not exist here; a fork from this process has nobody to park.
   g_child = true;
+  g_held = false;
   g_platform = nullptr;
   for (int* p : {&g_arrive[0], &g_arrive[1], &g_release[0], &g_release[1]}) {
     if (*p >= 0) close(*p);
@@ -167,6 +186,19 @@ bool InstallPlatformParking() {
   g_platform = platform;
   posix::SetForkHooks({Prepare, Parent, Child});
   return true;
+}
+
+void HoldParked() {
+  if (g_held) return;
+  g_held_all = false;
+  if (!Park(&g_held_all)) return;  // nothing to park: Prepare() has nothing to do either
+  g_held = true;
+}
+
+void ReleaseParked() {
+  if (!g_held) return;
+  g_held = false;
+  Parent();
 }
 
 ParkStats GetParkStats() {

@@ -12,6 +12,15 @@ namespace nodefork {
 // worker threads".
 bool InstallPlatformParking();
 
+// Parks the platform threads now and keeps them parked, through any number
+// of Fork() calls, until ReleaseParked(): for a parent that forks in a
+// native loop and runs no event loop in between (the fork engine's). JS may
+// run meanwhile (a V8 job is joined by the thread that posts it; a task
+// posted meanwhile runs once released), but Node must not drain the
+// platform's queue (its event loop): it would wait for the parked tasks.
+void HoldParked();
+void ReleaseParked();
+
 // Counters for tests and `forkserve ps`-style diagnostics.
 struct ParkStats {
   int workers;                   // platform threads parked per fork; -1 before the first fork

@@ -26,6 +26,11 @@ export async function runIterative(ctx: EngineContext): Promise<void> {
         limits: { ...ctx.options, keepAlive: false },
         timeoutSeconds: 0, // the watchdog ends its process: here that is the server
       });
+      // A sync app never leaves the microtask queue, and acceptNext blocks:
+      // let Node's event loop turn once per connection, or what it runs from
+      // there (Node-API finalizers, signal dispatch, immediates) never runs
+      // and memory grows with every connection.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     ctx.log.info(`Stopped by ${(native.stopSignal as () => string | null)() ?? 'request'}`);
   } finally {
