@@ -3,13 +3,14 @@
 // queue; in the child that variable still counts them as waiters, and glibc's
 // pthread_cond_signal() then waits for those waiters to leave their group,
 // which they never do. The child's first few background posts (a
-// mark-compact posts one even with --single-threaded) hang it in
-// futex_wait (docs/soak.md has the stacks; docs/fork-in-node.md §2 the design). Parking the threads in our own
-// task, blocked in read(2) on a pipe, makes them leave the platform's
-// condition variable (and its mutex) before fork(): the child then inherits a
-// queue with no waiters and no lock held, and its posts return at once. The
-// posted tasks never run in the child (it has no worker threads), which with
-// --single-threaded V8 never waits for.
+// mark-compact posts one even with --single-threaded) then hang it in
+// futex_wait (docs/soak.md has the stacks, docs/fork-in-node.md §2 the
+// design). Parking the threads in our own task, blocked in read(2) on a
+// pipe, makes them leave the platform's condition variable (and its mutex)
+// before fork(): the child inherits a queue with no waiters and no lock
+// held, and its posts return at once. The posted tasks never run in the
+// child (it has no worker threads); with --single-threaded V8 never waits
+// for them.
 #include "node/platform_park.h"
 
 #include <errno.h>
