@@ -529,20 +529,21 @@ function ratioTarget(mode: Mode, label: string) {
   const name = `prefork ${label} ≥ 1.5× node:http`;
   const pc = find('prefork', 'hello', mode);
   const nc = find('node', 'hello', mode);
-  const p = rps(pc);
-  const b = rps(nc);
-  if (p === undefined || b === undefined) {
+  const pb = best(pc);
+  const nb = best(nc);
+  if (!pc || !pb || !nb) {
     verdicts.push({ name, value: 'not measured', pass: null, detail: 'prefork or node:http (text app) missing from this run' });
     return;
   }
+  const p = pb.wrk.rps;
+  const b = nb.wrk.rps;
   const r = p / b;
-  const pb = best(pc!)!;
   const pCpu = cpuBest(pc);
   const bCpu = cpuBest(nc);
   const capacity = pCpu && bCpu ? bCpu / pCpu : undefined;
   const clientBound = (pb.clientCpuPct ?? 0) >= CLIENT_BOUND_CLIENT_PCT && (pb.cpuUsePct ?? 100) < CLIENT_BOUND_SERVER_PCT;
-  const stalledRuns = pc!.runs.filter((x) => x.stalled.length).length;
-  const stallNote = stalledRuns ? `; prefork stalled (hung workers) in ${stalledRuns} of ${pc!.runs.length} run(s)` : '';
+  const stalledRuns = pc.runs.filter((x) => x.stalled.length).length;
+  const stallNote = stalledRuns ? `; prefork stalled (hung workers) in ${stalledRuns} of ${pc.runs.length} run(s)` : '';
   const capNote = capacity ? `; server CPU per request ${f3(pCpu)} vs ${f3(bCpu)} ms: capacity ${capacity.toFixed(2)}×` : '';
   const pass = r >= 1.5 || (clientBound && capacity !== undefined && capacity >= 1.5);
   const why = r >= 1.5

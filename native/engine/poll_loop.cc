@@ -270,48 +270,44 @@ void PollLoop::Drive(PollConn* c) {
     if (!c->read_ready) break;
     size_t space = 0;
     char* p = c->ReadInto(&space);
-    if (!p) {
-      CloseConn(c);
-      return;
-    }
+    ssize_t n = ReadSome(c, p, space);
+    if (n < 0) return;  // closed: a partial request has no one to answer
+    if (n == 0) break;
+    c->in_end += static_cast<size_t>(n);
+    progress = true;
+  }
+  ArmReadDeadline(c, progress);
+}
+
+ssize_t PollLoop::ReadSome(PollConn* c, char* p, size_t space) {
+  if (!p) {
+    CloseConn(c);
+    return -1;
+  }
+  for (;;) {
     ssize_t n = read(c->fd, p, space);
     if (n > 0) {
-      c->in_end += static_cast<size_t>(n);
-      progress = true;
       // A short read emptied the socket: the next edge says when more comes
       // (one read per request instead of a read that says EAGAIN). After the
       // peer's FIN there is no next edge: read on until read() says 0.
       if (static_cast<size_t>(n) < space && !c->eof_seen) c->read_ready = false;
-      continue;
+      return n;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       c->read_ready = false;
-      break;
+      return 0;
     }
-    // End of stream (a partial request has no one to answer) or an error.
-    CloseConn(c);
-    return;
+    CloseConn(c);  // end of stream, or an error
+    return -1;
   }
-  ArmReadDeadline(c, progress);
 }
 
 void PollLoop::Drain(PollConn* c) {
   while (c->read_ready) {
     size_t space = 0;
     char* p = c->ReadInto(&space);
-    ssize_t n = p ? read(c->fd, p, space) : -1;
-    if (n > 0) {
-      if (static_cast<size_t>(n) < space && !c->eof_seen) c->read_ready = false;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      c->read_ready = false;
-      return;
-    }
-    CloseConn(c);
-    return;
+    if (ReadSome(c, p, space) <= 0) return;
   }
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <unordered_map>
 #include <vector>
@@ -110,6 +111,11 @@ class PollLoop {
   void Accept();
   // Advances c's input side: parse, read while the kernel has bytes, hand out a request or reject.
   void Drive(PollConn* c);
+  // One read(2) of c into p[0..space), EINTR retried: returns the bytes read,
+  // 0 when the socket is empty (read_ready cleared), or -1 after closing c
+  // (end of stream, an error, or p null: no room). A short read clears
+  // read_ready too, unless the peer's FIN was seen.
+  ssize_t ReadSome(PollConn* c, char* p, size_t space);
   // Discards a lingering connection's input; closes it at EOF.
   void Drain(PollConn* c);
   // Sends queued output after a writable edge; finishes the response or wakes the app.

@@ -49,6 +49,7 @@ int g_posted = 0;             // tasks posted this round, each owed one release 
 int g_workers = -1;           // threads that take tasks; -1 until the first fork measures it
 bool g_child = false;
 bool g_held = false;          // HoldParked(): Prepare/Parent leave the threads parked
+bool g_held_all = false;      // while held: whether every thread parked
 unsigned long g_parked = 0, g_unparked = 0;
 
 ssize_t WriteFully(int fd, const void* p, size_t n) {
@@ -105,8 +106,8 @@ int AwaitArrivals(int want, int quiet_ms) {
 }
 
 // Posts one parking task per platform thread and waits for them. Returns
-// false if there was nothing to park, true when all reported in; *all_parked
-// says whether all did.
+// false if there was nothing to park (no platform, or a forked child), else
+// true, with *all_parked saying whether every thread reported in.
 bool Park(bool* all_parked) {
   g_posted = 0;
   if (!g_platform || g_child) return false;
@@ -121,8 +122,6 @@ bool Park(bool* all_parked) {
   *all_parked = got >= g_workers;
   return true;
 }
-
-bool g_held_all = false;  // while held: did every thread park
 
 void Count(bool all_parked) {
   if (all_parked) g_parked++;

@@ -8,8 +8,7 @@ namespace nodefork {
 // tasks to) in a task of ours for the duration of fork(). Must be called on
 // the main thread during a JS call (it reads the current Isolate's
 // Environment). Returns false if the platform cannot be found (then Fork()
-// works as before, unparked). See docs/fork-in-node.md, "The platform's
-// worker threads".
+// works as before, unparked). See docs/fork-in-node.md §2.
 bool InstallPlatformParking();
 
 // Parks the platform threads now and keeps them parked, through any number
@@ -21,7 +20,7 @@ bool InstallPlatformParking();
 void HoldParked();
 void ReleaseParked();
 
-// Counters for tests and `forkserve ps`-style diagnostics.
+// Counters, for forkParking() in forkserve/posix.
 struct ParkStats {
   int workers;                   // platform threads parked per fork; -1 before the first fork
   unsigned long forks_parked;    // forks done with every worker parked

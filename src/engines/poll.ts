@@ -118,8 +118,8 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
   const { log, options, handler, serverName, serverPort } = ctx;
   const drained = new Map<number, () => void>();
   const timeoutMs = (options.timeout ?? 30) * 1000;
-  /** Requests whose handler has not returned yet, in the order they were called. */
-  const waiting = new Map<number, { started: number; req: RequestInfo; timedOut: boolean }>();
+  /** Requests whose handler has not returned yet, by connection, in the order they were called; the sweep removes those it answered. */
+  const waiting = new Map<number, { started: number; req: RequestInfo }>();
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
 
@@ -172,7 +172,6 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
     for (const [connId, w] of waiting) {
       if (now - w.started < timeoutMs) break;  // the rest started later
       waiting.delete(connId);
-      w.timedOut = true;
       log.error(`Request timed out (--timeout ${timeoutMs / 1000} s): ${w.req.method} ${w.req.target}: answered 503`);
       logAccess(w.req, 503, server.respond(connId, TIMED_OUT.status, undefined, TIMED_OUT.headers, TIMED_OUT.body as Buffer));
     }
@@ -182,16 +181,16 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
   // Never rejects: every failure is logged, and answered when possible.
   async function serveRequest(connId: number, req: RequestInfo): Promise<void> {
     let res: AppResponse;
-    const wait = { started: Date.now(), req, timedOut: false };
-    waiting.set(connId, wait);
+    waiting.set(connId, { started: Date.now(), req });
     try {
       res = await handler(req);
     } catch (err) {
       log.error(`Error handling request ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);
       res = INTERNAL_ERROR;
     }
-    if (wait.timedOut) return;  // answered 503 already
-    waiting.delete(connId);
+    // Gone from the map: the sweep answered 503. (A connection's next request
+    // is only parsed once this response ends, so connId is this request's.)
+    if (!waiting.delete(connId)) return;
     let status = res.status;
     let bytes = 0;
     let headSent = false;
