@@ -11,17 +11,17 @@
 // Every process is started in its own process group and the group is
 // SIGKILLed afterwards; every wait is bounded.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStatusServer, type StatusSnapshot } from '../src/observe/status-server.js';
 import { childPids, FIXTURES, ROOT, startServer, waitFor, type RunningServer } from './helpers/server.js';
-import { startTree as startTreeIn, type TreeFixture } from './helpers/status-tree.js';
+import { cleanupAfterEach, startTree as startTreeIn, type TreeFixture } from './helpers/status-tree.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = fs.existsSync(CHROMIUM);
@@ -32,22 +32,10 @@ if (!haveChromium) {
   console.warn(`status-page.test.ts: SKIPPING the Chromium tests: ${CHROMIUM} not found (Debian package "chromium": apt-get install -y chromium)`);
 }
 
-const groups: ChildProcess[] = [];
-const cleanups: Array<() => Promise<unknown> | void> = [];
+const { groups, cleanups } = cleanupAfterEach();
 
 /** The status-tree fixture, cleaned up after each test. */
 const startTree = (reapAfterMs = 2500): Promise<TreeFixture> => startTreeIn(reapAfterMs, groups);
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-  for (const proc of groups.splice(0)) {
-    try {
-      process.kill(-proc.pid!, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
-});
 
 /** GET /api/snapshot on 127.0.0.1:port with the given Host header (fetch may not set Host); returns the status code. */
 function statusWithHost(port: number, host: string): Promise<number> {

@@ -8,26 +8,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeWaitStatus, TreeTracker } from '../src/observe/tracker.js';
 import { renderWatchFrame, watch } from '../src/observe/watch.js';
 import { childPids, FIXTURES, ROOT, startServer, waitFor } from './helpers/server.js';
-import { startTree as startTreeIn, type TreeFixture } from './helpers/status-tree.js';
+import { cleanupAfterEach, startTree as startTreeIn, type TreeFixture } from './helpers/status-tree.js';
 
 const linux = process.platform === 'linux';
-const groups: ChildProcess[] = [];
-const cleanups: Array<() => unknown> = [];
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-  for (const proc of groups.splice(0)) {
-    try {
-      process.kill(-proc.pid!, 'SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
-});
+const { groups, cleanups } = cleanupAfterEach();
 
 function spawnGroup(args: string[], stdout: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', stdout, 'inherit'], detached: true });

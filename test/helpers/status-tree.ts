@@ -1,7 +1,29 @@
 /** Starts test/fixtures/status-tree.mjs in its own process group and reads its JSON line (bounded). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import { FIXTURES, ROOT } from './server.js';
+
+/**
+ * Registers an afterEach that runs the test's `cleanups` (last first), then
+ * SIGKILLs every process group in `groups` (each process was started with
+ * `detached: true`, so kill(-pid) ends its whole tree). Call once per file.
+ */
+export function cleanupAfterEach(): { groups: ChildProcess[]; cleanups: Array<() => unknown> } {
+  const groups: ChildProcess[] = [];
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn();
+    for (const proc of groups.splice(0)) {
+      try {
+        process.kill(-proc.pid!, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+  });
+  return { groups, cleanups };
+}
 
 export interface TreeFixture {
   /** The fixture's process; its pid is also its process group id: kill(-pid) ends the whole tree. */
