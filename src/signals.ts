@@ -2,11 +2,19 @@
  * Signal handlers in TypeScript, built on sigaction(2) (see sigaction(2),
  * signal(7)). The C handler only counts the signal and wakes the event loop;
  * the TypeScript handler runs on the JS thread:
- *  - right after a blocking forkserve/posix call returns, before it throws
- *    EINTR (installed without SA_RESTART) or returns its result;
+ *  - around a blocking forkserve/posix call (accept, read, recv, write, send,
+ *    connect, waitpid): handlers of signals that arrived before it run
+ *    first, as a C handler would already have run; one that arrives during
+ *    it ends the wait, its handler runs, and then the call resumes
+ *    (SA_RESTART) or throws EINTR. The native wait closes the window
+ *    between "no signal pending" and the kernel sleeping in the call
+ *    (native/posix/signals.h, SignalAwaitFd), so a signal is never left
+ *    waiting for the next connection;
  *  - or from the event loop when the JS thread is idle.
- * Standard signals do not queue: a burst of SIGCHLD may run the handler fewer
- * times than children exited, exactly as in C (the lesson of waitpid loops).
+ * As in C without SA_NODEFER, a signal's handler is not re-entered: a
+ * delivery while it runs waits until it returns. Standard signals do not
+ * queue: a burst of SIGCHLD may run the handler fewer times than children
+ * exited, exactly as in C (the lesson of waitpid loops).
  */
 import { native } from './native.js';
 
@@ -24,6 +32,11 @@ export interface SigactionOptions {
 }
 
 const handlers = new Map<string, SignalHandler>();
+/** Signals installed with SA_RESTART. */
+const restartable = new Set<string>();
+/** Signals whose handler is running, and those that arrived meanwhile (blocked, as sigaction(2) blocks a signal during its own handler). */
+const running = new Set<string>();
+const blocked = new Set<string>();
 
 /**
  * Installs `handler` for `signal` with sigaction(2), or restores the
@@ -35,8 +48,12 @@ export function sigaction(signal: SignalName, handler: SignalHandler | 'default'
   if (typeof handler === 'function') {
     handlers.set(signal, handler);
     native.sigaction(signal, options.restart === true);
+    if (options.restart === true) restartable.add(signal);
+    else restartable.delete(signal);
   } else if (handler === 'default' || handler === 'ignore') {
     handlers.delete(signal);
+    restartable.delete(signal);
+    blocked.delete(signal);
     native.sigreset(signal, handler === 'ignore');
   } else {
     throw new TypeError('The "handler" argument must be a function, "default" or "ignore"');
@@ -45,19 +62,65 @@ export function sigaction(signal: SignalName, handler: SignalHandler | 'default'
 
 /** Runs the TypeScript handlers of signals that arrived, once per delivery the kernel made. */
 export function dispatchSignals(): void {
-  if (handlers.size === 0) return;
-  for (const [name, count] of native.takePendingSignals()) {
-    const handler = handlers.get(name);
-    for (let i = 0; handler && i < count; i++) handler(name as SignalName);
+  dispatch();
+}
+
+/**
+ * Runs the handlers of the signals that arrived. Returns how many signals
+ * were taken and the names of those whose handlers ran; a signal whose
+ * handler is running is blocked instead (it runs once more when it returns).
+ */
+function dispatch(): { taken: number; ran: string[] } {
+  const ran: string[] = [];
+  if (handlers.size === 0) return { taken: 0, ran };
+  const pending = native.takePendingSignals();
+  for (const [name, count] of pending) {
+    if (running.has(name)) {
+      blocked.add(name); // merged into one, as a blocked signal is
+      continue;
+    }
+    ran.push(name);
+    for (let i = 0; i < count; i++) run(name);
+  }
+  return { taken: pending.length, ran };
+}
+
+function run(name: string): void {
+  running.add(name);
+  try {
+    // A delivery during the handler (seen by a blocking call it made) runs once more after it.
+    do {
+      blocked.delete(name);
+      handlers.get(name)?.(name as SignalName);
+    } while (blocked.has(name));
+  } finally {
+    running.delete(name);
   }
 }
 
-/** Calls a syscall wrapper, then runs the handlers of signals it saw, even when it throws. */
+/**
+ * Calls a blocking syscall wrapper between signal dispatches: handlers of
+ * signals that came before it run first; if it fails with EINTR, the
+ * handlers of the signals that interrupted it run, and it is called again
+ * when every one of them was installed with SA_RESTART or is blocked
+ * because its own handler is running (sigaction(2)).
+ * Handlers of signals seen during a successful call run before it returns.
+ */
 export function withSignals<T>(call: () => T): T {
-  try {
-    return call();
-  } finally {
-    dispatchSignals();
+  dispatch();
+  for (;;) {
+    let result: T;
+    try {
+      result = call();
+    } catch (err) {
+      const { taken, ran } = dispatch();
+      // A blocked signal does not interrupt; a caught one does unless SA_RESTART.
+      const eintr = (err as { code?: string }).code === 'EINTR';
+      if (eintr && taken > 0 && ran.every((s) => restartable.has(s))) continue;
+      throw err;
+    }
+    dispatch();
+    return result;
   }
 }
 

@@ -111,7 +111,9 @@ static Napi::Value Listen(const Napi::CallbackInfo& info) {
 
 static Napi::Value Accept(const Napi::CallbackInfo& info) {
   posix::SockAddr peer;
-  int fd = posix::Accept(ArgFd(info, 0, "fd"), &peer);
+  int listen_fd = ArgFd(info, 0, "fd");
+  int fd = posix::SignalAwaitFd(listen_fd, false);
+  if (fd == 0) fd = posix::Accept(listen_fd, &peer);
   Check(info.Env(), fd, "accept");
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("fd", fd);
@@ -136,14 +138,18 @@ static Napi::Value Read(const Napi::CallbackInfo& info) {
   auto buf = ArgBuffer(info, 1);
   size_t off, len;
   ArgSpan(info, 2, buf.Length(), &off, &len);
-  return Check(info.Env(), posix::Read(fd, buf.Data() + off, len), "read");
+  ssize_t n = posix::SignalAwaitFd(fd, false);
+  if (n == 0) n = posix::Read(fd, buf.Data() + off, len);
+  return Check(info.Env(), n, "read");
 }
 
 static Napi::Value Recv(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   auto buf = ArgBuffer(info, 1);
   int flags = info.Length() > 2 && !info[2].IsUndefined() ? ArgInt(info, 2, "flags") : 0;
-  return Check(info.Env(), posix::Recv(fd, buf.Data(), buf.Length(), flags), "recv");
+  ssize_t n = flags & MSG_DONTWAIT ? 0 : posix::SignalAwaitFd(fd, false);
+  if (n == 0) n = posix::Recv(fd, buf.Data(), buf.Length(), flags);
+  return Check(info.Env(), n, "recv");
 }
 
 static Napi::Value Write(const Napi::CallbackInfo& info) {
@@ -151,14 +157,18 @@ static Napi::Value Write(const Napi::CallbackInfo& info) {
   auto buf = ArgBuffer(info, 1);
   size_t off, len;
   ArgSpan(info, 2, buf.Length(), &off, &len);
-  return Check(info.Env(), posix::Write(fd, buf.Data() + off, len), "write");
+  ssize_t n = posix::SignalAwaitFd(fd, true);
+  if (n == 0) n = posix::Write(fd, buf.Data() + off, len);
+  return Check(info.Env(), n, "write");
 }
 
 static Napi::Value Send(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   auto buf = ArgBuffer(info, 1);
   int flags = info.Length() > 2 && !info[2].IsUndefined() ? ArgInt(info, 2, "flags") : 0;
-  return Check(info.Env(), posix::Send(fd, buf.Data(), buf.Length(), flags), "send");
+  ssize_t n = flags & MSG_DONTWAIT ? 0 : posix::SignalAwaitFd(fd, true);
+  if (n == 0) n = posix::Send(fd, buf.Data(), buf.Length(), flags);
+  return Check(info.Env(), n, "send");
 }
 
 static Napi::Value Shutdown(const Napi::CallbackInfo& info) {

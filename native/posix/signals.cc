@@ -1,6 +1,8 @@
 #include "posix/signals.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -12,6 +14,8 @@ namespace posix {
 
 static volatile sig_atomic_t g_counts[NSIG];
 static volatile sig_atomic_t g_any;
+// Signals whose disposition is OnSignal (set by SignalInstall).
+static volatile sig_atomic_t g_installed[NSIG];
 static SignalNotify g_notify = nullptr;
 static pthread_t g_main_thread;
 static bool g_main_known = false;
@@ -45,6 +49,7 @@ int SignalInstall(int signo, bool restart) {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = restart ? SA_RESTART : 0;
   if (sigaction(signo, &sa, nullptr) < 0) return -errno;
+  g_installed[signo] = 1;
   // The signal may have been blocked by whoever owned it before (libuv
   // blocks none on the main thread, but be sure the lesson can see it).
   sigset_t set;
@@ -63,6 +68,7 @@ int SignalReset(int signo, bool ignore, bool keep_count) {
   sa.sa_handler = ignore ? SIG_IGN : SIG_DFL;
   sigemptyset(&sa.sa_mask);
   if (sigaction(signo, &sa, nullptr) < 0) return -errno;
+  g_installed[signo] = 0;
   if (!keep_count) g_counts[signo] = 0;
   return 0;
 }
@@ -95,6 +101,58 @@ bool SignalAnyPending() {
       return true;
     }
   return false;
+}
+
+// Fills *set with the installed signals and returns how many there are;
+// *pending tells whether a counted one is waiting to be taken.
+static int Installed(sigset_t* set, bool* pending) {
+  int n = 0;
+  *pending = false;
+  sigemptyset(set);
+  for (int i = 1; i < NSIG; i++) {
+    if (!g_installed[i]) continue;
+    sigaddset(set, i);
+    n++;
+    if (g_counts[i]) *pending = true;
+  }
+  return n;
+}
+
+int SignalAwaitFd(int fd, bool writable) {
+  sigset_t handled;
+  bool pending;
+  if (Installed(&handled, &pending) == 0) return 0;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return -errno;
+  if (fl & O_NONBLOCK) return 0;
+  struct pollfd p;
+  p.fd = fd;
+  p.events = writable ? POLLOUT : POLLIN;
+  for (;;) {
+    sigset_t old;
+    // From here a handled signal stays pending (OnSignal on another thread
+    // re-sends it here) until ppoll unblocks it, so none can slip between
+    // the check and the wait.
+    pthread_sigmask(SIG_BLOCK, &handled, &old);
+    Installed(&handled, &pending);
+    if (pending) {
+      pthread_sigmask(SIG_SETMASK, &old, nullptr);
+      return -EINTR;
+    }
+    p.revents = 0;
+#if defined(__linux__)
+    int n = ppoll(&p, 1, nullptr, &old);
+#else
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    int n = poll(&p, 1, -1);
+#endif
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (n > 0) return 0;
+    if (n < 0 && err != EINTR) return -err;
+    // EINTR: ours is counted by now (checked at the top); another signal's
+    // handler (libuv's, say) is no reason to fail the call.
+  }
 }
 
 void SignalsAfterForkInChild() {

@@ -26,6 +26,18 @@ SignalNotify SignalSetNotify(SignalNotify notify);
 int SignalTake(int signo);
 // Returns true if any counted signal is pending (cheap, no clearing).
 bool SignalAnyPending();
+// Waits until fd is ready to read (or to write, when writable) without the
+// lost-wakeup race of handlers that run after the call: returns -EINTR when a
+// signal with the counting handler installed has been counted and not yet
+// taken, whether it came before the wait or during it, so that a blocking
+// call made after the last SignalTake never sleeps through it. Returns 0 when
+// fd is ready (or has an error or hang-up for the call itself to report), at
+// once when fd is non-blocking or no counting handler is installed; or
+// -errno from ppoll(2)/fcntl(2). On Linux the handled signals are blocked
+// except inside ppoll(2), which unblocks them atomically with the wait. macOS
+// has no ppoll: there a signal in the microseconds between the check and
+// poll(2) is seen only when the wait ends.
+int SignalAwaitFd(int fd, bool writable);
 // In a fresh child: forget counts that belong to the parent and make the
 // child's main thread the one handlers are delivered to.
 void SignalsAfterForkInChild();
