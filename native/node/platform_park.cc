@@ -176,6 +176,9 @@ bool InstallPlatformParking() {
   if (!env) return false;
   v8::Platform* platform = node::GetMultiIsolatePlatform(env);
   if (!platform) return false;
+  // The pipes are made now, not at the first fork: a lesson's descriptor
+  // numbers must not jump by four in the middle of its loop (lesson 4
+  // counts connections up to RLIMIT_NOFILE from the listening socket's fd).
   if (!MakePipe(g_arrive, true)) return false;
   if (!MakePipe(g_release, false)) {
     close(g_arrive[0]);
