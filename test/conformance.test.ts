@@ -4,7 +4,8 @@
 // from; after each test no zombies and no leaked descriptors remain.
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, childPids, fdCount, rawRequest, startServer, waitFor, zombieChildren, type RunningServer } from './helpers/server.js';
+import { descriptors } from '../src/observe.js';
+import { FIXTURES, childPids, fdCount, fdTable, rawRequest, startServer, waitFor, zombieChildren, type RunningServer } from './helpers/server.js';
 
 const ENGINES = ['iterative', 'fork', 'prefork', 'poll', 'node'] as const;
 type Engine = (typeof ENGINES)[number];
@@ -37,14 +38,20 @@ describe.each(ENGINES)('engine %s', (engine) => {
     describe(`app ${app}`, () => {
       let server: RunningServer;
       let fdsAtStart = 0;
+      let tableAtStart: string[] = [];
       beforeAll(async () => {
         server = await startServer(`${FIXTURES}/conformance.ts:${app}`, args(engine));
         await waitFor(() => engine !== 'prefork' ? true : childPids(server.pid).length >= 2);
         // The baseline is taken once the server is in its steady state: after
-        // one request, with the child that served it gone (fork).
+        // one request, with the child that served it gone (fork) and its
+        // connection closed.
         await (await fetch(`${server.url}/hello`, { headers: { connection: 'close' } })).text();
         if (engine === 'fork') await waitFor(() => childPids(server.pid).length === 0);
+        // The client may have its response before the server has closed its end.
+        const connections = () => descriptors(server.pid).filter((d) => d.socket?.localPort === server.port && d.socket.state !== 'LISTEN');
+        await waitFor(() => connections().length === 0, 10_000);
         fdsAtStart = fdCount(server.pid);
+        tableAtStart = fdTable(server.pid);
       });
       afterAll(async () => {
         const code = await server.stop();
@@ -55,7 +62,12 @@ describe.each(ENGINES)('engine %s', (engine) => {
         expect(await waitFor(() => zombieChildren(server.pid).length === 0)).toBe(true);
         // The leak check is for forkserve's engines; node:http (the reference)
         // keeps client sockets on timers of its own.
-        if (engine !== 'node') expect(await waitFor(() => fdCount(server.pid) === fdsAtStart, 10_000)).toBe(true);
+        if (engine !== 'node') {
+          const back = await waitFor(() => fdCount(server.pid) === fdsAtStart, 10_000);
+          const now = fdTable(server.pid);
+          const diff = [...now.filter((l) => !tableAtStart.includes(l)).map((l) => `+ ${l}`), ...tableAtStart.filter((l) => !now.includes(l)).map((l) => `- ${l}`)];
+          expect(back, `descriptors changed since the start:\n${diff.join('\n')}`).toBe(true);
+        }
       });
 
       it('gives the same status, headers and body as every other engine', async () => {

@@ -87,6 +87,19 @@ export function fdCount(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
 }
 
+/** The process's descriptors as `fd -> target` lines (for failure messages). */
+export function fdTable(pid: number): string[] {
+  return fs.readdirSync(`/proc/${pid}/fd`).map((fd) => {
+    let target = '?';
+    try {
+      target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      // closed between the two reads
+    }
+    return `${fd} -> ${target}`;
+  });
+}
+
 /** Waits (bounded) until cond() is true; returns its last value. */
 export async function waitFor<T>(cond: () => T, timeoutMs = 5000, stepMs = 20): Promise<T> {
   const end = Date.now() + timeoutMs;
