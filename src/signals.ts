@@ -6,10 +6,10 @@
  *    connect, waitpid): handlers of signals that arrived before it run
  *    first, as a C handler would already have run; one that arrives during
  *    it ends the wait, its handler runs, and then the call resumes
- *    (SA_RESTART) or throws EINTR. The native wait closes the window
- *    between "no signal pending" and the kernel sleeping in the call
- *    (native/posix/signals.h, SignalAwaitFd), so a signal is never left
- *    waiting for the next connection;
+ *    (SA_RESTART) or throws EINTR. For accept, read, recv, write and send
+ *    the native wait closes the window between "no signal pending" and the
+ *    kernel sleeping in the call (native/posix/signals.h, SignalAwaitFd), so
+ *    a signal is never left waiting for the next connection;
  *  - or from the event loop when the JS thread is idle.
  * As in C without SA_NODEFER, a signal's handler is not re-entered: a
  * delivery while it runs waits until it returns. Standard signals do not
