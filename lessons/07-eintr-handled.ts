@@ -21,7 +21,6 @@ import {
   accept,
   bind,
   close,
-  dispatchSignals,
   fork,
   getpid,
   getsockname,
@@ -61,10 +60,6 @@ function main(): void {
   say('parent', `Serving HTTP on ${opts.host} port ${port} (pid ${getpid()}, listening fd ${listenFd} = ${fdName(listenFd)}); SIGCHLD handler: one waitpid(-1, 0) per signal ...`);
 
   for (;;) {
-    // forkserve runs TypeScript signal handlers when a blocking call returns;
-    // run those of signals that came while we were forking now, as a C
-    // handler would have run at once, before blocking in accept() again.
-    dispatchSignals();
     let conn;
     try {
       conn = accept(listenFd);

@@ -22,7 +22,6 @@ import {
   accept,
   bind,
   close,
-  dispatchSignals,
   fork,
   getpid,
   getsockname,
@@ -68,8 +67,6 @@ function main(): void {
   say('parent', `Serving HTTP on ${opts.host} port ${port} (pid ${getpid()}, listening fd ${listenFd} = ${fdName(listenFd)}); SIGCHLD handler: waitpid(-1, WNOHANG) until nothing is left ...`);
 
   for (;;) {
-    // Run the handlers of signals that came while we were forking (see lesson 7).
-    dispatchSignals();
     let conn;
     try {
       conn = accept(listenFd);
