@@ -1,5 +1,5 @@
 // forkserve/posix: real syscalls, Node-style errors, fork() from Node, and
-// signal handlers with and without SA_RESTART.
+// signal handlers with and without SA_RESTART, and signals that land just before a call sleeps.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -109,7 +109,7 @@ describe('fork() and Node\'s platform threads', () => {
   }, 70_000);
 });
 
-describe('SIGCHLD interrupting accept()', () => {
+describe('signal handlers and a blocking accept()', () => {
   it('without SA_RESTART: the handler runs, then accept() throws EINTR', async () => {
     const { stdout } = await node('eintr.mjs');
     const r = JSON.parse(stdout);
@@ -125,6 +125,12 @@ describe('SIGCHLD interrupting accept()', () => {
     expect(r.accepted).toBe(true);
     expect(r.events.slice(0, 2)).toEqual(['handler', 'reaped 3']);
     expect(r.events.at(-1)).toBe('accept returned');
+  });
+
+  it('a signal raised after the last handler run and before accept() sleeps is not slept through', async () => {
+    // Without the native check the process sleeps in accept() until alarm(5) ends it.
+    const { stdout } = await node('signal-window.mjs');
+    expect(JSON.parse(stdout)).toEqual(['SIGUSR1', 'SIGUSR2', 'accepted']);
   });
 
   it('a SIGCHLD that came before accept(): the handler runs first, and accept() waits for a connection', async () => {
