@@ -60,7 +60,13 @@ export function sigaction(signal: SignalName, handler: SignalHandler | 'default'
   }
 }
 
-/** Runs the TypeScript handlers of signals that arrived, once per delivery the kernel made. */
+/**
+ * Runs the TypeScript handlers of signals that arrived, once per delivery
+ * the kernel made; deliveries of a signal during its own handler merge into
+ * one more run after it returns. Called by forkserve/posix around blocking
+ * calls and from the event loop; call it yourself in a loop that makes no
+ * blocking call. A handler's exception propagates to the caller.
+ */
 export function dispatchSignals(): void {
   dispatch();
 }
