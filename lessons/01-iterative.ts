@@ -22,7 +22,7 @@ import {
   sendall,
   setsockopt,
   socket,
-} from '../src/posix.js';
+} from 'forkserve/posix';
 import { fdName, lessonOptions, say } from './common.js';
 
 const USAGE = 'Usage: node lessons/run.mjs 01-iterative.ts [--port 8888] [--host 127.0.0.1] [--backlog 5]\n';

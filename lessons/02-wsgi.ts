@@ -9,9 +9,9 @@
  *   curl -v http://127.0.0.1:8888/hello
  */
 import { STATUS_CODES } from 'node:http';
-import type { Environ, HeaderList, WsgiApp, WsgiBody } from '../src/apps/types.js';
-import { buildEnviron } from '../src/apps/wsgi.js';
-import { loadApp } from '../src/load.js';
+import type { Environ, HeaderList, WsgiApp, WsgiBody } from 'forkserve';
+import { buildEnviron } from '../dist/apps/wsgi.js';
+import { loadApp } from 'forkserve';
 import {
   AF_INET,
   AF_INET6,
@@ -28,7 +28,7 @@ import {
   sendall,
   setsockopt,
   socket,
-} from '../src/posix.js';
+} from 'forkserve/posix';
 import { errorText, fdName, lessonOptions, say } from './common.js';
 
 const USAGE = 'Usage: node lessons/run.cjs 02-wsgi.ts MODULE[:APP] [--port 8888] [--host 127.0.0.1] [--backlog 5]\n';
@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     process.stderr.write(USAGE);
     process.exit(2);
   }
-  const app = await loadApp(opts.positionals[0]);
+  const { app } = await loadApp(opts.positionals[0]);
   if (typeof app !== 'function') {
     say('server', `${opts.positionals[0]} is a Fetch-style app; this lesson serves WSGI-style apps, app(environ, startResponse) (try examples/hello.ts:app)`);
     process.exit(2);

@@ -33,7 +33,7 @@ import {
   setsockopt,
   socket,
   waitpid,
-} from '../src/posix.js';
+} from 'forkserve/posix';
 import fs from 'node:fs';
 import { describeError, describeStatus, fdName, handleRequest, lessonOptions, say } from './common.js';
 

@@ -33,7 +33,7 @@ import {
   setrlimit,
   setsockopt,
   socket,
-} from '../src/posix.js';
+} from 'forkserve/posix';
 import { describeError, fdName, handleRequest, lessonOptions, say } from './common.js';
 
 const USAGE = 'Usage: node lessons/run.cjs 05-zombies.ts [--nproc N] [--sleep S] [--port 8888] [--host 127.0.0.1] [--backlog 1024]\n';

@@ -29,7 +29,7 @@ import {
   sigaction,
   socket,
   waitpid,
-} from '../src/posix.js';
+} from 'forkserve/posix';
 import { describeStatus, fdName, handleRequest, lessonOptions, say } from './common.js';
 
 const USAGE = 'Usage: node lessons/run.cjs 07-eintr-handled.ts [--sleep S] [--port 8888] [--host 127.0.0.1] [--backlog 1024]\n';

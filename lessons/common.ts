@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { getpid, recv, sendall, type WaitStatus } from '../src/posix.js';
+import { getpid, recv, sendall, type WaitStatus } from 'forkserve/posix';
 
 export interface LessonOptions {
   host: string;

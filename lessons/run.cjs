@@ -22,14 +22,14 @@ const path = require('node:path');
 const FLAG = '--single-threaded';
 
 if (!process.execArgv.includes(FLAG) && process.env.FORKSERVE_NO_REEXEC !== '1') {
-  const addon = ['Release', 'Debug']
-    .map((d) => path.join(__dirname, '..', 'build', d, 'forkserve.node'))
-    .find((f) => fs.existsSync(f));
-  if (!addon) {
-    process.stderr.write('lessons: the native addon is not built (run `npm install` or `npx node-gyp rebuild`)\n');
+  let addon;
+  try {
+    addon = require('node-gyp-build')(path.join(__dirname, '..'));
+  } catch (err) {
+    process.stderr.write(`lessons: the native addon could not be loaded (${err.message.split('\n')[0]}): run \`npm install\` or \`npm rebuild forkserve\`\n`);
     process.exit(1);
   }
-  require(addon).execv(process.execPath, [process.execPath, FLAG, ...process.execArgv, __filename, ...process.argv.slice(2)]);
+  addon.execv(process.execPath, [process.execPath, FLAG, ...process.execArgv, __filename, ...process.argv.slice(2)]);
 }
 
 const USAGE = `Usage: node lessons/run.cjs LESSON [options]

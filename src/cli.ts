@@ -1,15 +1,25 @@
 /**
  * The forkserve command:
- *   forkserve APP [--bind HOST:PORT] [--backlog N] [--engine fork] [--max-children N] [--timeout S]
- *   forkserve ps PID [--json]
+ *   forkserve APP [--bind HOST:PORT] [--engine fork] [--interface auto] ...
+ *   forkserve ps | watch | status | client ...
+ * Exit statuses (documented in --help): 0 stopped by a signal or finished,
+ * 1 a runtime failure (cannot listen, the app failed to load), 2 a usage
+ * error (bad option, no such module, no app in it, an interface that cannot
+ * be told).
  */
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadApp } from './load.js';
-import { parseBind } from './listen.js';
+import { bindInterface, INTERFACES, type InterfaceName } from './apps/index.js';
+import { AppNotFoundError, loadApp } from './load.js';
+import { BindSyntaxError, parseBind } from './listen.js';
 import { serve, ENGINES, type EngineName } from './serve.js';
 
+/** A mistake in what the user typed: exit status 2. */
+export class UsageError extends Error {}
+
 const USAGE = `Usage:
-  forkserve APP[:EXPORT] [options]     serve an app (WSGI-style function or Fetch-style object)
+  forkserve APP[:EXPORT] [options]     serve an app: a file path (.ts loads directly), then
+                                       optionally :EXPORT (default: default, app, application)
   forkserve ps PID [--json]            show a process tree and its descriptors
   forkserve watch PID [--interval MS]  a live view of a process tree, refreshed in place
   forkserve status PID [--bind HOST:PORT]  a web page of the tree and descriptors (default 127.0.0.1:8889)
@@ -19,7 +29,10 @@ const USAGE = `Usage:
 Options:
   -b, --bind HOST:PORT     address to listen on (default 127.0.0.1:8888)
       --backlog N          listen(2) backlog (default 2048)
+  -b forms: HOST:PORT, [IPv6]:PORT, :PORT (all IPv4 interfaces), PORT (127.0.0.1)
   -k, --engine NAME        ${ENGINES.join(' | ')} (default fork)
+  -i, --interface NAME     ${INTERFACES.join(' | ')} (default auto): wsgi app(environ, startResponse),
+                           fetch { fetch(request) }, node (req, res) listener (Express, Koa)
   -w, --workers N          prefork, node: worker processes (default: number of CPUs)
       --max-children N     fork: at most N children at once (default: no bound)
       --max-requests N     prefork: replace a worker after N requests (default 0: never)
@@ -37,14 +50,19 @@ Options:
       --no-access-log      no access-log lines
       --watch              show the live process view (forkserve watch) of this server on stdout
       --status HOST:PORT   serve the status page of this server on HOST:PORT
+  -v, --version            print the version
   -h, --help               this text
+
+Exit status: 0 stopped (SIGTERM, SIGINT, SIGQUIT); 1 a runtime failure (the address
+cannot be bound, the app threw while loading); 2 a usage error (an unknown or bad
+option, no such module, no app in it, an interface that cannot be told).
 `;
 
 function int(name: string, value: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new TypeError(`--${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got "${value}"`);
+    throw new UsageError(`--${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got "${value}"`);
   }
   return n;
 }
@@ -66,7 +84,32 @@ async function ps(args: string[]): Promise<number> {
   }
 }
 
+function version(): string {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Runs the command; resolves with the exit status. Every failure is one
+ * line on stderr, `forkserve: what happened. What to do.`, and status 1 or 2
+ * (above).
+ */
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const usage = e instanceof UsageError || e instanceof AppNotFoundError || e instanceof BindSyntaxError
+      || e?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
+      || e?.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' || e?.code === 'ERR_FORKSERVE_INTERFACE';
+    let message = e?.message ?? String(err);
+    if (e?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') message = `${message.replace(/\. To specify.*$/s, '')}. See forkserve --help`;
+    process.stderr.write(`forkserve: ${message}\n`);
+    return usage ? 2 : 1;
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'ps') return ps(argv.slice(1));
   if (argv[0] === 'watch') return (await import('./observe/watch.js')).watchMain(argv.slice(1));
   if (argv[0] === 'status') return (await import('./observe/status-server.js')).statusMain(argv.slice(1));
@@ -78,6 +121,8 @@ export async function main(argv: string[]): Promise<number> {
       bind: { type: 'string', short: 'b' },
       backlog: { type: 'string' },
       engine: { type: 'string', short: 'k' },
+      interface: { type: 'string', short: 'i' },
+      version: { type: 'boolean', short: 'v' },
       'max-children': { type: 'string' },
       workers: { type: 'string', short: 'w' },
       'max-requests': { type: 'string' },
@@ -96,22 +141,42 @@ export async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help || positionals.length !== 1) {
-    (values.help ? process.stdout : process.stderr).write(USAGE);
-    return values.help ? 0 : 2;
+  if (values.version) {
+    process.stdout.write(`forkserve ${version()}\n`);
+    return 0;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length === 0
+      ? 'No app given: run forkserve APP[:EXPORT], for example forkserve examples/hello.ts (forkserve --help lists the options)'
+      : `One app at a time: got ${positionals.length} (${positionals.join(' ')}). Options start with -- (forkserve --help)`);
   }
   const engine = (values.engine ?? 'fork') as EngineName;
-  if (!ENGINES.includes(engine)) throw new TypeError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
-  const { host, port } = parseBind(values.bind ?? '127.0.0.1:8888');
+  if (!ENGINES.includes(engine)) throw new UsageError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
+  const iface = (values.interface ?? 'auto') as InterfaceName | 'auto';
+  if (!INTERFACES.includes(iface)) throw new UsageError(`Unknown interface "${iface}": expected one of ${INTERFACES.join(', ')}`);
+  const { host, port, allInterfaces } = parseBind(values.bind ?? '127.0.0.1:8888');
+  if (allInterfaces) process.stderr.write(`forkserve: --bind ${values.bind} listens on every ${host === '::' ? 'IPv6' : 'IPv4'} interface of this machine, not only loopback\n`);
   const spec = positionals[0];
-  const app = await loadApp(spec);
+  const { app } = await loadApp(spec);
+  // An interface that cannot be told is a usage error, found before anything listens.
+  try {
+    bindInterface(app, iface);
+  } catch (err) {
+    throw new UsageError(`${spec}: ${(err as Error).message}`);
+  }
   // Observers start (and their launcher exits) before the engine forks anything.
   if (values.watch) await (await import('./observe/watch.js')).startWatchForSelf();
   if (values.status !== undefined) await (await import('./observe/status-server.js')).startStatusForSelf(values.status);
   const keepAlive = int('keep-alive', values['keep-alive']);
   const headersTimeout = int('headers-timeout', values['headers-timeout'], 1);
-  await serve(app, {
+  await serve(app as Parameters<typeof serve>[0], {
     engine,
+    interface: iface,
+    appName: spec,
     host,
     port,
     backlog: int('backlog', values.backlog, 1),

@@ -6,7 +6,6 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import type { App } from './apps/index.js';
 
 /** Splits "examples/hello.ts:app" into file and export name. */
 export function parseAppSpec(spec: string): { file: string; exportName?: string } {
@@ -50,29 +49,75 @@ async function importModule(file: string, fresh: boolean): Promise<Record<string
   return (await import(url)) as Record<string, unknown>;
 }
 
+/** A module path or export that names no app: the CLI exits 2 (a usage error). */
+export class AppNotFoundError extends Error {
+  readonly code: string;
+  constructor(message: string, code: 'ENOENT' | 'ERR_NO_APP') {
+    super(message);
+    this.name = 'AppNotFoundError';
+    this.code = code;
+  }
+}
+
+const looksLikeApp = (v: unknown): boolean =>
+  typeof v === 'function' || (v != null && typeof v === 'object' && typeof (v as { fetch?: unknown }).fetch === 'function')
+  || (v != null && typeof v === 'object' && typeof (v as { callback?: unknown }).callback === 'function');
+
+/** "app (function), port (number)": what a module exports, for the error that finds no app in it. */
+function describeExports(mod: Record<string, unknown>): string {
+  const names = Object.keys(mod).filter((k) => k !== '__esModule');
+  if (names.length === 0) return 'it exports nothing';
+  return `it exports: ${names.map((k) => `${k} (${mod[k] === null ? 'null' : typeof mod[k]})`).join(', ')}`;
+}
+
+/** A module path the user probably meant: "examples/hello" -> "examples/hello.ts" when that exists. */
+function suggestFile(abs: string, file: string): string | undefined {
+  for (const ext of ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs']) {
+    if (fs.existsSync(abs + ext)) return file + ext;
+  }
+  return undefined;
+}
+
+/** What loadApp found: the app (never awaited: a router may be a thenable Proxy) and its export's name. */
+export interface LoadedApp {
+  app: unknown;
+  exportName: string;
+}
+
 /**
- * Returns the app exported by the module: the named export, else `default`,
- * `app` or `application`. With `fresh`, the app's own modules are read again
- * (SIGHUP reload). Throws Error with code 'ENOENT' for a missing
- * file, TypeError when no export is an app.
+ * Loads the app exported by the module `spec` ("path[:export]"): the named
+ * export, else `default`, `app` or `application`. With `fresh`, the app's own
+ * modules are read again (SIGHUP reload). The app is returned inside an
+ * object and never awaited, so a thenable app (itty-router's Proxy) is served
+ * as it is. Throws AppNotFoundError (code 'ENOENT': no such module, with a
+ * suggestion for a missing extension; 'ERR_NO_APP': no export is an app, with
+ * the list of what the module exports); whatever the module throws while it
+ * loads passes through.
  */
-export async function loadApp(spec: string, cwd = process.cwd(), options: { fresh?: boolean } = {}): Promise<App> {
+export async function loadApp(spec: string, cwd = process.cwd(), options: { fresh?: boolean } = {}): Promise<LoadedApp> {
   const { file, exportName } = parseAppSpec(spec);
   const abs = path.resolve(cwd, file);
   if (!fs.existsSync(abs)) {
-    throw Object.assign(new Error(`App module not found: ${abs}`), { code: 'ENOENT' });
+    const suggestion = suggestFile(abs, file);
+    const hint = suggestion ? ` Did you mean ${suggestion}${exportName ? `:${exportName}` : ''}? forkserve loads a file path with its extension, not a module name.` : '';
+    throw new AppNotFoundError(`App module not found: ${file}.${hint}`, 'ENOENT');
   }
   const mod = await importModule(abs, options.fresh === true);
+  if (exportName && !(exportName in mod)) {
+    throw new AppNotFoundError(`${file} has no export named "${exportName}": ${describeExports(mod)}.`, 'ERR_NO_APP');
+  }
   const names = exportName ? [exportName] : ['default', 'app', 'application'];
   for (const name of names) {
     let candidate = mod[name] as unknown;
     // A CommonJS-compiled module may nest its default export once more.
-    if (name === 'default' && candidate && typeof candidate === 'object' && 'default' in candidate && typeof (candidate as { fetch?: unknown }).fetch !== 'function') {
+    if (name === 'default' && !looksLikeApp(candidate) && candidate && typeof candidate === 'object' && 'default' in candidate) {
       candidate = (candidate as Record<string, unknown>).default;
     }
-    if (typeof candidate === 'function' || (candidate && typeof (candidate as { fetch?: unknown }).fetch === 'function')) {
-      return candidate as App;
-    }
+    if (looksLikeApp(candidate)) return { app: candidate, exportName: name };
   }
-  throw new TypeError(`${file} exports no app${exportName ? ` named "${exportName}"` : ' (looked for default, app, application)'}: an app is a function (environ, startResponse) or an object with fetch(request)`);
+  throw new AppNotFoundError(
+    `${file} exports no app${exportName ? ` named "${exportName}"` : ' (looked for default, app, application)'}: ${describeExports(mod)}. `
+    + 'An app is a function (environ, startResponse) or (req, res), or an object with fetch(request); name another export with APP:EXPORT.',
+    'ERR_NO_APP',
+  );
 }

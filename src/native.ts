@@ -78,19 +78,23 @@ export interface NativeBinding {
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const candidates = ['build/Release/forkserve.node', 'build/Debug/forkserve.node'].map((p) => path.join(root, p));
 
+/**
+ * Loads the addon with node-gyp-build's rules: a local build
+ * (build/Release, build/Debug) first, else the prebuild in
+ * prebuilds/PLATFORM-ARCH/ tagged with this Node's ABI (the addon uses
+ * Node's C++ embedder API, so a prebuild serves one Node ABI:
+ * docs/install.md). Throws Error saying how to build it.
+ */
 function load(): NativeBinding {
   const require = createRequire(import.meta.url);
-  const errors: string[] = [];
-  for (const file of candidates) {
-    try {
-      return require(file) as NativeBinding;
-    } catch (err) {
-      errors.push(`${file}: ${(err as Error).message.split('\n')[0]}`);
-    }
+  try {
+    const build = require('node-gyp-build') as (dir: string) => unknown;
+    return build(root) as NativeBinding;
+  } catch (err) {
+    throw new Error(`forkserve: the native addon could not be loaded: ${(err as Error).message.split('\n')[0]}. `
+      + `Build it for this Node (${process.version}, ABI ${process.versions.modules}) with \`npm rebuild forkserve\` (needs a C++ compiler and make)`);
   }
-  throw new Error(`forkserve: the native addon could not be loaded (run \`npm install\` or \`npx node-gyp rebuild\`). Tried:\n  ${errors.join('\n  ')}`);
 }
 
 export const native: NativeBinding = load();

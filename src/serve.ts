@@ -1,7 +1,8 @@
 /**
  * serve(app, options): runs an app on one of forkserve's engines.
  */
-import { toHandler, type App } from './apps/index.js';
+import type { RequestListener } from 'node:http';
+import { bindInterface, toServed, type App, type InterfaceName, type Served } from './apps/index.js';
 import { listenSocket } from './listen.js';
 import { createLogger, type Logger } from './log.js';
 import { close, getpid, type SockAddr } from './posix.js';
@@ -32,17 +33,17 @@ export interface ServeOptions extends EngineOptions {
   /** Called once listening, with the bound address (useful with port 0). */
   onListening?: (address: SockAddr) => void;
   /** prefork: loads the app again on SIGHUP (the CLI re-imports the module). */
-  reload?: () => Promise<App>;
+  /** prefork: loads the app again on SIGHUP, inside an object (an app may be thenable, so it is never a promise's value). */
+  reload?: () => Promise<{ app: unknown }>;
   logger?: Logger;
+  /**
+   * The app's interface: 'wsgi', 'fetch', 'node' (a request listener
+   * (req, res): Express, connect, Koa), or 'auto' (default), detected from
+   * the app (src/apps/interface.ts).
+   */
+  interface?: InterfaceName | 'auto';
 }
 
-/**
- * Serves `app` until the server is stopped by SIGTERM (graceful) or
- * SIGINT/SIGQUIT (fast). Resolves in the parent when it has stopped. The
- * fork engine's parent runs in native code and does not return to the
- * event loop while serving. Throws SystemError (EADDRINUSE, EACCES) when it
- * cannot listen, TypeError for a bad app or option.
- */
 /** Warm-up and quiescence before the first fork (engines/warmup.ts, engines/quiesce.ts). */
 async function prepareToFork(log: Logger): Promise<void> {
   await warmUp();
@@ -50,10 +51,19 @@ async function prepareToFork(log: Logger): Promise<void> {
   if (pending.length) log.error(`Forking with async work still pending in the parent: ${pending.join(', ')}`);
 }
 
-export async function serve(app: App, options: ServeOptions = {}): Promise<void> {
+/**
+ * Serves `app` (a WSGI function, a Fetch object, or a Node request
+ * listener) until the server is stopped by SIGTERM (graceful) or
+ * SIGINT/SIGQUIT (fast). Resolves in the parent when it has stopped. The
+ * fork engine's parent runs in native code and does not return to the
+ * event loop while serving. Throws SystemError (EADDRINUSE, EACCES) when it
+ * cannot listen, TypeError for a bad app, interface or option.
+ */
+export async function serve(app: App | RequestListener, options: ServeOptions = {}): Promise<void> {
   const engine = options.engine ?? 'fork';
   if (!ENGINES.includes(engine)) throw new TypeError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
-  const handler = toHandler(app);
+  const served: Served = toServed(bindInterface(app, options.interface ?? 'auto'));
+  const name = options.appName ?? 'app';
   const log = options.logger ?? createLogger({ accessLog: options.accessLog });
   const opts: ServeOptions = { ...options };
   if ((engine === 'prefork' || (engine === 'node' && options.workers !== undefined)) && opts.workers === undefined) opts.workers = os.availableParallelism();
@@ -61,7 +71,8 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<void>
     // A node:cluster worker: it serves on the socket the primary bound.
     const port = Number(process.env.FORKSERVE_PORT ?? opts.port ?? 8888);
     const listenFd = Number(process.env.FORKSERVE_LISTEN_FD ?? -1);
-    await runNode({ listenFd, handler, log, serverName: opts.host ?? '127.0.0.1', serverPort: port, options: opts });
+    process.title = `forkserve: worker [${name}]`;
+    await runNode({ listenFd, app: served, log, serverName: opts.host ?? '127.0.0.1', serverPort: port, options: opts });
     return;
   }
   // Warm up and settle before listening: the first "Listening at" line means ready.
@@ -71,7 +82,8 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<void>
   log.info(`Listening at: http://${shown}:${address.port} (${getpid()})`);
   log.info(`Using engine: ${engine}${opts.workers ? ` with ${opts.workers} workers` : ''}`);
   opts.onListening?.(address);
-  const ctx: EngineContext = { listenFd: fd, handler, log, serverName: address.address, serverPort: address.port, options: opts };
+  process.title = `forkserve: master [${name}]`;
+  const ctx: EngineContext = { listenFd: fd, app: served, log, serverName: address.address, serverPort: address.port, options: opts };
   try {
     switch (engine) {
       case 'iterative': await runIterative(ctx); break;
@@ -79,9 +91,9 @@ export async function serve(app: App, options: ServeOptions = {}): Promise<void>
       case 'prefork': {
         const reload = opts.reload;
         await runPrefork(ctx, reload && (async () => {
-          const handler = toHandler(await reload());
+          const next = toServed(bindInterface((await reload()).app, opts.interface ?? 'auto'));
           await prepareToFork(log);
-          return handler;
+          return next;
         }));
         break;
       }

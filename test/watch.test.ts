@@ -128,7 +128,7 @@ describe.skipIf(!linux)('watch', () => {
     expect(gone.how).toBe('seen-gone');
     expect(gone.exitStatus).toBeNull();
     expect(renderWatchFrame(after, { intervalMs: 1000 }).join('\n')).toMatch(
-      new RegExp(`${child} +node +exited \\(seen gone\\): last seen [SR], exit status not observed`),
+      new RegExp(`${child} +forkserve: chil +exited \\(seen gone\\): last seen [SR], exit status not observed`),
     );
   });
 

@@ -1,21 +1,45 @@
-/** Detects the interface of an app and turns it into a request handler. */
+/** Binds an app to its interface and turns it into what the engines serve. */
+import type { RequestListener } from 'node:http';
 import { runFetch } from './fetch.js';
-import type { App, FetchApp, Handler, WsgiApp } from './types.js';
+import { bindInterface, type InterfaceName, type TypedApp } from './interface.js';
+import type { App, FetchApp, Handler } from './types.js';
 import { runWsgi } from './wsgi.js';
 
 export type { App, AppResponse, Environ, FetchApp, Handler, RequestInfo, StartResponse, WsgiApp } from './types.js';
+export { bindInterface, INTERFACES, type InterfaceName, type TypedApp } from './interface.js';
+
+/**
+ * What an engine serves: a request handler (WSGI and Fetch apps, which the
+ * native HTTP core parses for), or a Node request listener, which gets the
+ * connection itself and is parsed by node:http in the serving process
+ * (docs/interfaces.md).
+ */
+export type Served =
+  | { interface: 'wsgi' | 'fetch'; handler: Handler }
+  | { interface: 'node'; listener: RequestListener };
 
 /** True for a Fetch-style app (an object with a fetch method). */
 export function isFetchApp(app: unknown): app is FetchApp {
   return app != null && typeof (app as FetchApp).fetch === 'function';
 }
 
+/** Turns an app bound to its interface into what the engines serve. */
+export function toServed(typed: TypedApp): Served {
+  switch (typed.interface) {
+    case 'fetch': { const app = typed.app; return { interface: 'fetch', handler: (req) => runFetch(app, req) }; }
+    case 'wsgi': { const app = typed.app; return { interface: 'wsgi', handler: (req) => runWsgi(app, req) }; }
+    case 'node': return { interface: 'node', listener: typed.app };
+  }
+}
+
 /**
- * Returns the handler for an app: Fetch-style if it has a `fetch` method,
- * WSGI-style if it is a function. Throws TypeError otherwise.
+ * Returns the request handler of a WSGI or Fetch app (interface detected
+ * unless named). Throws TypeError for a Node request listener, which has
+ * no request handler (serve() runs it), and when the interface cannot be
+ * told.
  */
-export function toHandler(app: App): Handler {
-  if (isFetchApp(app)) return (req) => runFetch(app, req);
-  if (typeof app === 'function') return (req) => runWsgi(app as WsgiApp, req);
-  throw new TypeError('An app must be a function (environ, startResponse) or an object with fetch(request)');
+export function toHandler(app: App, name: InterfaceName | 'auto' = 'auto'): Handler {
+  const served = toServed(bindInterface(app, name));
+  if (served.interface === 'node') throw new TypeError('A Node request listener (req, res) has no request handler: serve it with serve(app, { interface: "node" })');
+  return served.handler;
 }

@@ -8,6 +8,7 @@ import { native } from '../native.js';
 import { _exit, getpid } from '../posix.js';
 import { describeStatus } from '../log.js';
 import { serveConnection } from './connection.js';
+import { createHttpServer, guardListener, serveSocket } from './listener.js';
 import type { EngineContext } from './types.js';
 
 export async function runFork(ctx: EngineContext): Promise<void> {
@@ -34,17 +35,35 @@ export async function runFork(ctx: EngineContext): Promise<void> {
   }
   // The child. process.pid is the parent's until corrected.
   Object.defineProperty(process, 'pid', { value: getpid(), configurable: true, enumerable: true, writable: false });
+  const peer = r.address.address.includes(':') ? `[${r.address.address}]:${r.address.port}` : `${r.address.address}:${r.address.port}`;
+  process.title = `forkserve: child [${peer}]`;
   let code = 0;
+  const timeoutSeconds = options.timeout ?? 30;
+  const { app } = ctx;
   try {
-    await serveConnection(r.fd, {
-      handler: ctx.handler,
+    if (app.interface === 'node') {
+      // node:http parses this connection. A request still without response
+      // headers after --timeout is answered 503 from JS; the watchdog, armed
+      // with no descriptor to write to, ends the child a second later if the
+      // app blocked the JS thread or is still sending.
+      const guarded = guardListener(app.listener, log, { timeoutSeconds });
+      const server = createHttpServer((req, res) => {
+        if (timeoutSeconds > 0) {
+          native.watchdog(-1, timeoutSeconds + 1);
+          res.once('close', () => native.watchdog(-1, 0));
+        }
+        guarded(req, res);
+      }, options);
+      await serveSocket(server, r.fd);
+    } else await serveConnection(r.fd, {
+      handler: app.handler,
       log,
       serverName: ctx.serverName,
       serverPort: ctx.serverPort,
       remoteAddress: r.address.address,
       remotePort: r.address.port,
       limits: options,
-      timeoutSeconds: options.timeout ?? 30,
+      timeoutSeconds,
     });
   } catch (err) {
     log.error(`Child ${getpid()} failed: ${(err as Error)?.stack ?? String(err)}`);

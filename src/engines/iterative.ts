@@ -7,17 +7,27 @@
  */
 import { native } from '../native.js';
 import { serveConnection } from './connection.js';
+import { createHttpServer, guardListener, serveSocket } from './listener.js';
 import type { EngineContext } from './types.js';
 
 type Accepted = { fd: number; address: { address: string; port: number } } | null;
 
 export async function runIterative(ctx: EngineContext): Promise<void> {
   const acceptNext = native.acceptNext as (fd: number) => Accepted;
+  const { app } = ctx;
+  // A Node request listener: node:http parses each accepted connection here.
+  const nodeServer = app.interface === 'node'
+    ? createHttpServer(guardListener(app.listener, ctx.log, { keepAlive: false }), ctx.options)
+    : undefined;
   (native.installStopHandlers as (fast: boolean) => void)(true);
   try {
     for (let conn = acceptNext(ctx.listenFd); conn; conn = acceptNext(ctx.listenFd)) {
+      if (app.interface === 'node') {
+        await serveSocket(nodeServer!, conn.fd);
+        continue;
+      }
       await serveConnection(conn.fd, {
-        handler: ctx.handler,
+        handler: app.handler,
         log: ctx.log,
         serverName: ctx.serverName,
         serverPort: ctx.serverPort,

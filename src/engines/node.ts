@@ -9,20 +9,22 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AppResponse, RequestInfo } from '../apps/index.js';
 import { INTERNAL_ERROR, header } from '../apps/responses.js';
+import { createHttpServer, guardListener, type ListenerOptions } from './listener.js';
 import type { EngineContext } from './types.js';
 
 const hasHeader = (headers: string[], name: string) => header(headers, name) !== undefined;
 
-function createServer(ctx: EngineContext): http.Server {
-  const { options, log } = ctx;
+/**
+ * The server of one process: a Node request listener as it is (guarded:
+ * errors answered 500, access log, `listenerOptions`), or a WSGI/Fetch
+ * request handler behind forkserve's adapter.
+ */
+function createServer(ctx: EngineContext, listenerOptions: ListenerOptions = {}): http.Server {
+  const { options, log, app } = ctx;
+  if (app.interface === 'node') return createHttpServer(guardListener(app.listener, log, listenerOptions), options);
+  const handler = app.handler;
   const maxBody = options.maxBodyBytes ?? 2 ** 30;
-  const server = http.createServer({
-    maxHeaderSize: options.maxHeaderBytes ?? 16384,
-    requireHostHeader: true,
-    headersTimeout: options.headersTimeoutMs ?? 30000,
-    requestTimeout: 0,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 5000,
-  }, async (req, res) => {
+  const server = createHttpServer(async (req, res) => {
     const tooLarge = () => {
       res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('413 Content Too Large\n');
       req.socket.destroySoon();
@@ -53,7 +55,7 @@ function createServer(ctx: EngineContext): http.Server {
     };
     let out: AppResponse;
     try {
-      out = await ctx.handler(info);
+      out = await handler(info);
     } catch (err) {
       log.error(`Error handling request ${info.method} ${info.target}: ${(err as Error)?.stack ?? String(err)}`);
       out = INTERNAL_ERROR;
@@ -86,7 +88,7 @@ function createServer(ctx: EngineContext): http.Server {
       remote: info.remoteAddress.replace(/^::ffff:/, ''), method: info.method, target: info.target, minorVersion: info.minorVersion,
       status: out.status, bytes, referer: req.headers.referer, userAgent: req.headers['user-agent'],
     });
-  });
+  }, options);
   return server;
 }
 
@@ -110,10 +112,15 @@ function untilStopped(servers: http.Server[], onStop: (signal: string) => void):
   });
 }
 
-export async function runNode(ctx: EngineContext): Promise<void> {
+/**
+ * Serves until SIGTERM (graceful) or SIGINT/SIGQUIT. `listenerOptions`
+ * applies to a Node request listener: the poll engine and prefork workers
+ * serve one this way, in one process (workers: 1).
+ */
+export async function runNode(ctx: EngineContext, listenerOptions: ListenerOptions = {}): Promise<void> {
   const workers = ctx.options.workers ?? 1;
   if (workers <= 1) {
-    const server = createServer(ctx);
+    const server = createServer(ctx, listenerOptions);
     // Serve on the socket forkserve already bound: same address, same backlog.
     await new Promise<void>((resolve) => server.listen({ fd: ctx.listenFd }, resolve));
     await untilStopped([server], (sig) => ctx.log.info(`Stopped by ${sig}`));

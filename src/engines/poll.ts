@@ -12,6 +12,7 @@ import { native, type RawRequest } from '../native.js';
 import { sigaction, type SignalName } from '../signals.js';
 import type { AppResponse, RequestInfo } from '../apps/index.js';
 import type { HttpLimits } from './connection.js';
+import { runNode } from './node.js';
 import type { EngineContext } from './types.js';
 
 /** A request as the native loop hands it out: `Connection.readRequest()`'s shape plus the peer. */
@@ -115,7 +116,13 @@ function header(headers: string[], name: string): string | undefined {
  * the master's heartbeat timeout kills that worker.
  */
 export async function runPoll(ctx: EngineContext): Promise<void> {
-  const { log, options, handler, serverName, serverPort } = ctx;
+  const { log, options, serverName, serverPort } = ctx;
+  // A Node request listener is parsed by node:http: this process serves the
+  // listening socket with libuv's event loop instead of the native one.
+  if (ctx.app.interface === 'node') {
+    return runNode({ ...ctx, options: { ...options, workers: 1 } }, { timeoutSeconds: options.timeout ?? 30 });
+  }
+  const handler = ctx.app.handler;
   const drained = new Map<number, () => void>();
   const timeoutMs = (options.timeout ?? 30) * 1000;
   /** Requests whose handler has not returned yet, by connection, in the order they were called; the sweep removes those it answered. */

@@ -14,6 +14,7 @@ import { describeStatus } from '../log.js';
 import { runPoll } from './poll.js';
 import type { EngineContext } from './types.js';
 import type { RawWaitStatus } from '../native.js';
+import type { Served } from '../apps/index.js';
 
 type MasterResult = { role: 'worker'; slot: number } | { role: 'master'; event: 'stopped' | 'reload'; stopSignal?: string | null };
 
@@ -37,26 +38,28 @@ async function runWorker(ctx: EngineContext, slot: number): Promise<number> {
   const heartbeat = native.heartbeat as (requestDone?: boolean) => void;
   let served = 0;
   log.info(`Booting worker with pid: ${getpid()} (slot ${slot})`);
-  const handler = ctx.handler;
-  const counted: EngineContext['handler'] = async (req) => {
-    const res = await handler(req);
+  process.title = `forkserve: worker [${options.appName ?? 'app'}]`;
+  const counted = () => {
     heartbeat(true);
     if (++served === budget) {
       log.info(`Worker ${getpid()} served ${served} requests (max-requests): exiting to be replaced`);
       kill(getpid(), 'SIGTERM');
     }
-    return res;
   };
+  const { app } = ctx;
+  const countedApp: Served = app.interface === 'node'
+    ? { interface: 'node', listener: (req, res) => { res.once('close', counted); return app.listener(req, res); } }
+    : { interface: app.interface, handler: async (req) => { const res = await app.handler(req); counted(); return res; } };
   const beat = setInterval(() => heartbeat(), 1000);
   try {
-    await runPoll({ ...ctx, handler: counted });
+    await runPoll({ ...ctx, app: countedApp });
   } finally {
     clearInterval(beat);
   }
   return 0;
 }
 
-export async function runPrefork(ctx: EngineContext, reload?: () => Promise<EngineContext['handler']>): Promise<void> {
+export async function runPrefork(ctx: EngineContext, reload?: () => Promise<Served>): Promise<void> {
   const { log, options } = ctx;
   const master = native.preforkMaster as (fd: number, o: object, cb: object) => MasterResult;
   const callbacks = {
@@ -93,7 +96,7 @@ export async function runPrefork(ctx: EngineContext, reload?: () => Promise<Engi
     log.info('Hang up: reloading the app, starting new workers');
     if (reload) {
       try {
-        ctx.handler = await reload();
+        ctx.app = await reload();
       } catch (err) {
         log.error(`Reload failed, keeping the running app: ${(err as Error)?.stack ?? String(err)}`);
       }

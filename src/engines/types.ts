@@ -1,4 +1,4 @@
-import type { Handler } from '../apps/index.js';
+import type { Served } from '../apps/index.js';
 import type { Logger } from '../log.js';
 import type { HttpLimits } from './connection.js';
 
@@ -16,11 +16,14 @@ export interface EngineOptions extends HttpLimits {
   maxRequests?: number;
   /** prefork: up to this many more requests, chosen per worker, so workers do not restart together. */
   maxRequestsJitter?: number;
+  /** The name in process titles (`forkserve: master [NAME]`, as gunicorn's setproctitle): the CLI's APP. Default 'app'. */
+  appName?: string;
 }
 
 export interface EngineContext {
   listenFd: number;
-  handler: Handler;
+  /** The app: a request handler (native HTTP core) or a Node request listener (node:http). */
+  app: Served;
   log: Logger;
   serverName: string;
   serverPort: number;

@@ -15,26 +15,26 @@ import type { Logger } from '../log.js';
 
 const silent: Logger = { info() {}, error() {}, access() {} };
 
-const builtins: App[] = [
-  (_environ, startResponse) => {
+const builtins: Array<[App, 'wsgi' | 'fetch']> = [
+  [(_environ, startResponse) => {
     startResponse('200 OK', [['Content-Type', 'text/plain']]);
     return 'ok';
-  },
-  {
+  }, 'wsgi'],
+  [{
     async fetch(request: Request) {
       await request.arrayBuffer();
       return new Response('ok', { headers: { 'content-type': 'text/plain' } });
     },
-  },
+  }, 'fetch'],
 ];
 
 export async function warmUp(): Promise<void> {
-  for (const app of builtins) {
+  for (const [app, iface] of builtins) {
     const [client, server] = socketpair();
     try {
       sendall(client, Buffer.from('POST /warmup?x=1 HTTP/1.1\r\nHost: warmup\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi'));
       await serveConnection(server, {
-        handler: toHandler(app), log: silent, serverName: 'warmup', serverPort: 0,
+        handler: toHandler(app, iface), log: silent, serverName: 'warmup', serverPort: 0,
         remoteAddress: '', remotePort: 0, limits: {}, timeoutSeconds: 0,
       });
       const buf = Buffer.alloc(4096);

@@ -1,14 +1,12 @@
 // forkserve/observe on macOS: the addon's libproc functions (procTree,
 // procDescriptors; native/posix/proc_darwin.cc) turned into the results of
 // src/observe.ts. Only ever called when process.platform === 'darwin'; the
-// addon is loaded on first use, so importing this module loads nothing.
+// addon is the one that src/native.ts loads.
 //
 // Not verified on a Mac by this project's CI (Linux): see docs/observe.md.
 
-import { createRequire } from 'node:module';
+import { native } from '../native.js';
 import { constants as osConstants } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Descriptor, ProcessInfo, ProcessState } from '../observe.js';
 
 interface RawProcess {
@@ -42,18 +40,7 @@ function enosys(call: string): NodeJS.ErrnoException {
 }
 
 function load(call: string): Required<ProcBinding> {
-  if (!binding) {
-    const require = createRequire(import.meta.url);
-    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-    for (const file of ['build/Release/forkserve.node', 'build/Debug/forkserve.node']) {
-      try {
-        binding = require(path.join(root, file)) as ProcBinding;
-        break;
-      } catch {
-        // try the next one
-      }
-    }
-  }
+  binding ??= native as unknown as ProcBinding;
   if (!binding?.procTree || !binding.procDescriptors) throw enosys(call);
   return binding as Required<ProcBinding>;
 }
