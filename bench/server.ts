@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readStat, sleep, treePids, waitUntil } from './proc.js';
@@ -22,6 +23,8 @@ export interface StartOptions {
   logFile: string;
   /** Pin the server (and so every process it starts) to this CPU with taskset. */
   cpu?: number;
+  /** A server that prints no "Listening at" line (nginx): the port it was told to use; ready once it accepts a connection. */
+  port?: number;
   /** Give up waiting for "Listening at" after this many ms. Default 20000. */
   startTimeoutMs?: number;
 }
@@ -69,7 +72,17 @@ export async function startServer(o: StartOptions): Promise<Server> {
     }
   };
   let port = 0;
+  let probing = false;
   const ok = await waitUntil(() => {
+    if (o.port !== undefined) {
+      if (!probing) {
+        probing = true;
+        const c = net.connect(o.port, '127.0.0.1');
+        c.once('connect', () => { port = o.port!; c.destroy(); });
+        c.once('error', () => { probing = false; });
+      }
+      return port > 0 || exitedFlag;
+    }
     const m = /Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(log());
     if (m) port = Number(m[1]);
     return port > 0 || exitedFlag;

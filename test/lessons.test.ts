@@ -183,6 +183,8 @@ describe('lesson 4: the parent does not close the connection', () => {
 
   it('runs out of descriptors: accept() fails with EMFILE under a low RLIMIT_NOFILE', async () => {
     const l = await startLesson('04-no-close.ts', ['--nofile', '30']);
+    // The lesson prints its descriptor count on the line after "Serving HTTP": wait for it.
+    expect(await waitFor(() => /the highest is fd (\d+)/.test(l.stderr()))).toBe(true);
     const highest = Number(/the highest is fd (\d+)/.exec(l.stderr())![1]);
     const socks: net.Socket[] = [];
     for (let i = 0; i < 40 && l.running() && !/EMFILE/.test(l.stderr()); i++) {
