@@ -11,6 +11,8 @@ function clfTime(d = new Date()): string {
 }
 
 export interface Logger {
+  /** False when access lines are not written: engines skip gathering their fields. */
+  readonly accessEnabled?: boolean;
   info(message: string): void;
   error(message: string): void;
   access(line: { remote: string; method: string; target: string; minorVersion: number; status: number; bytes: number; referer?: string; userAgent?: string }): void;
@@ -28,6 +30,7 @@ function write(line: string): void {
 export function createLogger(options: { accessLog?: boolean; quiet?: boolean } = {}): Logger {
   const stamp = () => new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000');
   return {
+    accessEnabled: options.accessLog !== false && !options.quiet,
     info(message) {
       if (!options.quiet) write(`[${stamp()}] [${getpid()}] [INFO] ${message}\n`);
     },

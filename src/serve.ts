@@ -2,6 +2,7 @@
  * serve(app, options): runs an app on one of forkserve's engines.
  */
 import type { RequestListener } from 'node:http';
+import { installLightweightResponse } from './apps/response.js';
 import { bindInterface, toServed, type App, type InterfaceName, type Served } from './apps/index.js';
 import { listenSocket } from './listen.js';
 import { createLogger, type Logger } from './log.js';
@@ -63,6 +64,8 @@ export async function serve(app: App | RequestListener, options: ServeOptions = 
   const engine = options.engine ?? 'fork';
   if (!ENGINES.includes(engine)) throw new TypeError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
   const served: Served = toServed(bindInterface(app, options.interface ?? 'auto'));
+  // A Fetch app's Responses: built lazily, read without a stream (apps/response.ts).
+  if (served.interface === 'fetch') installLightweightResponse();
   const name = options.appName ?? 'app';
   const log = options.logger ?? createLogger({ accessLog: options.accessLog });
   const opts: ServeOptions = { ...options };

@@ -1,25 +1,10 @@
 /** The Fetch-style interface: a Request in, a Response out (WHATWG Fetch). */
 import { settle } from './body.js';
+import { lazyRequest } from './request.js';
+import { untouched } from './response.js';
 import type { AppResponse, FetchApp, RequestInfo } from './types.js';
 
-/** Builds the WHATWG Request for one request. */
-export function buildRequest(req: RequestInfo): Request {
-  const headers = new Headers();
-  const h = req.headers;
-  for (let i = 0; i < h.length; i += 2) headers.append(h[i], h[i + 1]);
-  const target = req.target;
-  let url: string;
-  if (target.startsWith('/')) {
-    const host = headers.get('host') || `${req.serverName}:${req.serverPort}`;
-    url = `http://${host}${target}`;
-  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
-    url = target;
-  } else {
-    url = `http://${req.serverName}:${req.serverPort}/`; // asterisk- and authority-form
-  }
-  const hasBody = req.method !== 'GET' && req.method !== 'HEAD' && req.body.length > 0;
-  return new Request(url, { method: req.method, headers, body: hasBody ? (req.body as unknown as NonNullable<RequestInit["body"]>) : undefined });
-}
+export { buildRequest } from './request.js';
 
 async function* readBody(body: ReadableStream<Uint8Array>): AsyncGenerator<Buffer> {
   const reader = body.getReader();
@@ -30,16 +15,81 @@ async function* readBody(body: ReadableStream<Uint8Array>): AsyncGenerator<Buffe
   }
 }
 
-/** Runs a Fetch-style app for one request. */
-export async function runFetch(app: FetchApp, req: RequestInfo): Promise<AppResponse> {
-  const res = await app.fetch(buildRequest(req));
+const EMPTY = Buffer.alloc(0);
+
+// Node's Response (undici) keeps what it was built from in its state: with a
+// string, a Buffer or an ArrayBuffer the bytes are there, and reading them
+// through the ReadableStream would cost a reader and a promise per chunk.
+// Used only while the body is unread; anything else (a stream, a Blob,
+// FormData, another undici) takes the stream.
+const kState = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state');
+
+function bodyBytes(res: Response): Buffer | null {
+  if (!kState || res.bodyUsed) return null;
+  const source = (res as unknown as Record<symbol, { body?: { source?: unknown } | null } | undefined>)[kState]?.body?.source;
+  if (typeof source === 'string') return Buffer.from(source);
+  if (source instanceof Uint8Array) return Buffer.from(source.buffer, source.byteOffset, source.byteLength);
+  if (source instanceof ArrayBuffer) return Buffer.from(source);
+  return null;
+}
+
+/** [name, value, ...] of a ResponseInit's headers, as the Headers class would list them (set-cookie kept apart). */
+function flatInit(init: HeadersInit | undefined): string[] {
+  const out: string[] = [];
+  if (init == null) return out;
+  if (init instanceof Headers) {
+    init.forEach((value, name) => { if (name !== 'set-cookie') out.push(name, value); });
+    for (const cookie of init.getSetCookie()) out.push('set-cookie', cookie);
+  } else if (Array.isArray(init)) {
+    for (const [name, value] of init) out.push(String(name).toLowerCase(), String(value));
+  } else {
+    for (const name of Object.keys(init)) out.push(name.toLowerCase(), String((init as Record<string, string>)[name]));
+  }
+  return out;
+}
+
+function hasField(headers: string[], name: string): boolean {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return true;
+  return false;
+}
+
+function toAppResponse(res: unknown): AppResponse | Promise<AppResponse> {
+  // A lightweight Response nobody touched: its parts as given, nothing built (response.ts).
+  const parts = untouched(res);
+  if (parts) {
+    const headers = flatInit(parts.headers);
+    const b = parts.body;
+    let body: Buffer;
+    if (typeof b === 'string') {
+      body = Buffer.from(b);
+      // Fetch's "extract a body": a string body is text/plain;charset=UTF-8 unless the app said otherwise.
+      if (!hasField(headers, 'content-type')) headers.push('content-type', 'text/plain;charset=UTF-8');
+    } else if (b instanceof Uint8Array) body = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    else if (b instanceof ArrayBuffer) body = Buffer.from(b);
+    else body = EMPTY;
+    return { status: parts.status, reason: parts.statusText || undefined, headers, body };
+  }
   if (!(res instanceof Response)) throw new TypeError('fetch() must return a Response');
   const headers: string[] = [];
   res.headers.forEach((value, name) => {
     if (name !== 'set-cookie') headers.push(name, value);
   });
   for (const cookie of res.headers.getSetCookie()) headers.push('set-cookie', cookie);
-  const body = res.body ? await settle(readBody(res.body)) : Buffer.alloc(0);
-  // Fetch's Response may carry a computed content-length of its own; keep the app's if set.
-  return { status: res.status, reason: res.statusText || undefined, headers, body };
+  const reason = res.statusText || undefined;
+  const stream = res.body;
+  const bytes = stream ? bodyBytes(res) : EMPTY;
+  if (bytes) return { status: res.status, reason, headers, body: bytes };
+  return settle(readBody(stream!)).then((body) => ({ status: res.status, reason, headers, body }));
+}
+
+/**
+ * Runs a Fetch-style app for one request: `app.fetch(request)` with a lazy
+ * Request (request.ts). Synchronous when the app returns a Response (not a
+ * promise) built from a string, a Buffer or an ArrayBuffer; a Promise
+ * otherwise. A streamed body of more than one chunk is sent chunked.
+ */
+export function runFetch(app: FetchApp, req: RequestInfo): AppResponse | Promise<AppResponse> {
+  const res = app.fetch(lazyRequest(req)) as Response | Promise<Response>;
+  if (res != null && typeof (res as Promise<Response>).then === 'function') return Promise.resolve(res).then(toAppResponse);
+  return toAppResponse(res);
 }

@@ -77,5 +77,9 @@ export interface RequestInfo {
   serverPort: number;
 }
 
-/** Turns a request into a response; engines call this. */
-export type Handler = (req: RequestInfo) => Promise<AppResponse>;
+/**
+ * Turns a request into a response; engines call this. A synchronous app's
+ * response comes back as a value, an asynchronous one's as a Promise; a
+ * synchronous throw is the app's error, like a rejection.
+ */
+export type Handler = (req: RequestInfo) => AppResponse | Promise<AppResponse>;

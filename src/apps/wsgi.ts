@@ -16,15 +16,42 @@ export function splitTarget(target: string): { path: string; query: string } {
   if (!rest.startsWith('/')) {
     const scheme = rest.indexOf('://');
     if (scheme > 0) {
-      const slash = rest.indexOf('/', scheme + 3);
-      rest = slash < 0 ? '/' : rest.slice(slash);
+      // The authority ends at the first '/', '?' or '#'; an empty path is '/' and keeps its query (http://host?x=1).
+      let end = scheme + 3;
+      while (end < rest.length && rest[end] !== '/' && rest[end] !== '?' && rest[end] !== '#') end++;
+      rest = end >= rest.length || rest[end] === '#' ? '/' : rest[end] === '?' ? `/${rest.slice(end)}` : rest.slice(end);
     }
   }
   const q = rest.indexOf('?');
   return q < 0 ? { path: rest, query: '' } : { path: rest.slice(0, q), query: rest.slice(q + 1) };
 }
 
-/** Builds the environ of one request. */
+/**
+ * The CGI key of a header field name (`user-agent` -> `HTTP_USER_AGENT`),
+ * memoised: a server sees the same few names on every request. A name with
+ * `_` gets null: it would be indistinguishable from the dash-named field
+ * (`Content_Length` would pose as `CONTENT_LENGTH`, `Transfer_Encoding` as
+ * `HTTP_TRANSFER_ENCODING`), so such fields are dropped, as gunicorn's
+ * default `header_map = drop` does.
+ */
+const cgiKeys = new Map<string, string | null>();
+function cgiKey(name: string): string | null {
+  let key = cgiKeys.get(name);
+  if (key === undefined) {
+    const upper = name.toUpperCase();
+    key = upper.includes('_') ? null : upper === 'CONTENT-TYPE' || upper === 'CONTENT-LENGTH' ? upper.replace('-', '_') : `HTTP_${upper.replace(/-/g, '_')}`;
+    if (cgiKeys.size < 1024) cgiKeys.set(name, key);
+  }
+  return key;
+}
+
+const WSGI_VERSION: [1, 0] = Object.freeze([1, 0]) as unknown as [1, 0];
+
+/**
+ * Builds the environ of one request (PEP 3333's names and semantics): one
+ * object literal of a fixed shape, then a key per header field. Fields
+ * whose name holds `_` are dropped (cgiKey above).
+ */
 export function buildEnviron(req: RequestInfo, multiprocess = true): Environ {
   const { path, query } = splitTarget(req.target);
   const env: Record<string, unknown> = {
@@ -41,7 +68,7 @@ export function buildEnviron(req: RequestInfo, multiprocess = true): Environ {
     SERVER_SOFTWARE,
     REMOTE_ADDR: req.remoteAddress,
     REMOTE_PORT: String(req.remotePort),
-    'wsgi.version': [1, 0],
+    'wsgi.version': WSGI_VERSION,
     'wsgi.url_scheme': 'http',
     'wsgi.input': req.body,
     'wsgi.errors': process.stderr,
@@ -51,13 +78,13 @@ export function buildEnviron(req: RequestInfo, multiprocess = true): Environ {
   };
   const h = req.headers;
   for (let i = 0; i < h.length; i += 2) {
-    const name = h[i].toUpperCase().replace(/-/g, '_');
+    const key = cgiKey(h[i]);
+    if (key === null) continue;
     const value = h[i + 1];
-    if (name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH') {
-      env[name] = value;
+    if (key === 'CONTENT_TYPE' || key === 'CONTENT_LENGTH') {
+      env[key] = value;
       continue;
     }
-    const key = `HTTP_${name}`;
     const prev = env[key];
     env[key] = prev === undefined ? value : `${prev as string}, ${value}`;
   }
@@ -84,11 +111,18 @@ export function flattenHeaders(headers: HeaderList): string[] {
   return out;
 }
 
+// The last status line parsed: an app sends the same few.
+let lastStatus: string | undefined;
+let lastParsed: { status: number; reason?: string } = { status: 200 };
+
 function parseStatus(status: string | number): { status: number; reason?: string } {
   if (typeof status === 'number') return { status };
+  if (status === lastStatus) return lastParsed;
   const m = /^(\d{3})(?: (.*))?$/.exec(String(status));
   if (!m) throw new TypeError(`Invalid WSGI status: ${JSON.stringify(status)} (expected like "200 OK")`);
-  return { status: Number(m[1]), reason: m[2] };
+  lastParsed = { status: Number(m[1]), reason: m[2] };
+  lastStatus = status;
+  return lastParsed;
 }
 
 function isAsyncIterable(x: unknown): x is AsyncIterable<BodyChunk> {
@@ -103,28 +137,42 @@ async function* chunksOf(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>, p
   }
 }
 
-/** Runs a WSGI-style app for one request. */
-export async function runWsgi(app: WsgiApp, req: RequestInfo): Promise<AppResponse> {
-  let started: { status: number; reason?: string; headers: string[] } | undefined;
-  const written: Buffer[] = [];
-  const startResponse = (status: string | number, headers: HeaderList) => {
-    started = { ...parseStatus(status), headers: flattenHeaders(headers) };
-    return (chunk: string | Uint8Array) => void written.push(toBuffer(chunk));
-  };
-  const result: WsgiBody = await app(buildEnviron(req), startResponse);
-  let body: Buffer | AsyncIterable<Buffer>;
-  if (result == null) {
-    body = Buffer.concat(written);
-  } else if (typeof result === 'string' || result instanceof Uint8Array) {
-    body = written.length ? Buffer.concat([...written, toBuffer(result)]) : toBuffer(result);
-  } else if (Array.isArray(result)) {
-    body = Buffer.concat([...written, ...result.map(toBuffer)]);
-  } else if (isAsyncIterable(result) || typeof (result as Iterable<BodyChunk>)[Symbol.iterator] === 'function') {
-    // A generator may call startResponse lazily (PEP 3333): pull before reading the status.
-    body = await settle(chunksOf(result, written)[Symbol.asyncIterator]());
-  } else {
-    throw new TypeError('A WSGI app must return a string, Buffer, or an iterable of them');
-  }
+interface Started { status: number; reason?: string; headers: string[] }
+
+const isThenable = (x: unknown): x is PromiseLike<unknown> => x != null && typeof (x as PromiseLike<unknown>).then === 'function';
+
+function response(started: Started | undefined, body: Buffer | AsyncIterable<Buffer>): AppResponse {
   if (!started) throw new Error('The WSGI app returned without calling startResponse');
   return { status: started.status, reason: started.reason, headers: started.headers, body };
+}
+
+/**
+ * Runs a WSGI-style app for one request. Synchronous when the app is: an
+ * app that returns a string, a Buffer or an array gets its AppResponse
+ * back at once, without a promise (the poll engine then answers within the
+ * same call from native code). A promise, a generator or an async iterable
+ * gives a Promise.
+ */
+export function runWsgi(app: WsgiApp, req: RequestInfo): AppResponse | Promise<AppResponse> {
+  let started: Started | undefined;
+  let written: Buffer[] | undefined;
+  const startResponse = (status: string | number, headers: HeaderList) => {
+    const s = parseStatus(status);
+    started = { status: s.status, reason: s.reason, headers: flattenHeaders(headers) };
+    return (chunk: string | Uint8Array) => void (written ??= []).push(toBuffer(chunk));
+  };
+  const finish = (result: WsgiBody): AppResponse | Promise<AppResponse> => {
+    if (result == null) return response(started, Buffer.concat(written ?? []));
+    if (typeof result === 'string' || result instanceof Uint8Array) {
+      return response(started, written ? Buffer.concat([...written, toBuffer(result)]) : toBuffer(result));
+    }
+    if (Array.isArray(result)) return response(started, Buffer.concat([...(written ?? []), ...result.map(toBuffer)]));
+    if (isAsyncIterable(result) || typeof (result as Iterable<BodyChunk>)[Symbol.iterator] === 'function') {
+      // A generator may call startResponse lazily (PEP 3333): pull before reading the status.
+      return settle(chunksOf(result, written ?? [])[Symbol.asyncIterator]()).then((body) => response(started, body));
+    }
+    throw new TypeError('A WSGI app must return a string, Buffer, or an iterable of them');
+  };
+  const result = app(buildEnviron(req), startResponse);
+  return isThenable(result) ? Promise.resolve(result).then(finish) : finish(result as WsgiBody);
 }

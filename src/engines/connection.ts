@@ -102,10 +102,12 @@ export async function serveConnection(fd: number, ctx: ConnectionContext): Promi
         conn.writeHead(500, undefined, INTERNAL_ERROR.headers, INTERNAL_ERROR.body as Buffer);
       }
       if (ctx.timeoutSeconds > 0) native.watchdog(fd, 0);
-      ctx.log.access({
-        remote: ctx.remoteAddress, method: raw.method, target: raw.target, minorVersion: raw.minorVersion, status,
-        bytes: conn.bodyBytes, referer: header(raw.headers, 'referer'), userAgent: header(raw.headers, 'user-agent'),
-      });
+      if (ctx.log.accessEnabled !== false) {
+        ctx.log.access({
+          remote: ctx.remoteAddress, method: raw.method, target: raw.target, minorVersion: raw.minorVersion, status,
+          bytes: conn.bodyBytes, referer: header(raw.headers, 'referer'), userAgent: header(raw.headers, 'user-agent'),
+        });
+      }
       ctx.onRequest?.();
       if (!conn.keepAlive) break;
     }

@@ -167,6 +167,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
   }
 
   function logAccess(req: RequestInfo, status: number, bytes: number): void {
+    if (log.accessEnabled === false) return;
     log.access({
       remote: req.remoteAddress, method: req.method, target: req.target, minorVersion: req.minorVersion, status,
       bytes: bytes > 0 ? bytes : 0, referer: header(req.headers, 'referer'), userAgent: header(req.headers, 'user-agent'),
@@ -185,19 +186,35 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
   }, Math.min(1000, timeoutMs));
   sweep?.unref();
 
-  // Never rejects: every failure is logged, and answered when possible.
-  async function serveRequest(connId: number, req: RequestInfo): Promise<void> {
-    let res: AppResponse;
-    waiting.set(connId, { started: Date.now(), req });
+  function failed(req: RequestInfo, err: unknown): AppResponse {
+    log.error(`Error handling request ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);
+    return INTERNAL_ERROR;
+  }
+
+  // Calls the app. A synchronous app is answered at once, inside this call
+  // from native code (no promise, no microtask); an asynchronous one when
+  // its promise settles, unless the sweep answered 503 first.
+  function serveRequest(connId: number, req: RequestInfo): void {
+    let r: AppResponse | Promise<AppResponse>;
     try {
-      res = await handler(req);
+      r = handler(req);
     } catch (err) {
-      log.error(`Error handling request ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);
-      res = INTERNAL_ERROR;
+      r = failed(req, err);
     }
-    // Gone from the map: the sweep answered 503. (A connection's next request
-    // is only parsed once this response ends, so connId is this request's.)
-    if (!waiting.delete(connId)) return;
+    if (!(r instanceof Promise)) {
+      send(connId, req, r);
+      return;
+    }
+    waiting.set(connId, { started: Date.now(), req });
+    r.then(undefined, (err) => failed(req, err)).then((res) => {
+      // Gone from the map: the sweep answered 503. (A connection's next request
+      // is only parsed once this response ends, so connId is this request's.)
+      if (waiting.delete(connId)) send(connId, req, res);
+    });
+  }
+
+  // Writes the response. Never throws: every failure is logged, and answered when possible.
+  function send(connId: number, req: RequestInfo, res: AppResponse): void {
     let status = res.status;
     let bytes = 0;
     let headSent = false;
@@ -208,7 +225,14 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
       } else {
         bytes = server.respond(connId, res.status, res.reason, res.headers, null);
         headSent = true;
-        if (bytes >= 0) bytes = await stream(connId, res.body);
+        if (bytes >= 0) {
+          stream(connId, res.body).then((b) => logAccess(req, status, b), (err) => {
+            log.error(`Error writing response to ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);
+            server.close(connId);
+            logAccess(req, status, 0);
+          });
+          return;
+        }
       }
     } catch (err) {
       log.error(`Error writing response to ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);

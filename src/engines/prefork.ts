@@ -49,7 +49,13 @@ async function runWorker(ctx: EngineContext, slot: number): Promise<number> {
   const { app } = ctx;
   const countedApp: Served = app.interface === 'node'
     ? { interface: 'node', listener: (req, res) => { res.once('close', counted); return app.listener(req, res); } }
-    : { interface: app.interface, handler: async (req) => { const res = await app.handler(req); counted(); return res; } };
+    : { interface: app.interface, handler: (req) => {
+      // Keeps a synchronous app synchronous: the poll engine answers it within the native call.
+      const res = app.handler(req);
+      if (res instanceof Promise) return res.then((r) => { counted(); return r; });
+      counted();
+      return res;
+    } };
   const beat = setInterval(() => heartbeat(), 1000);
   try {
     await runPoll({ ...ctx, app: countedApp });
