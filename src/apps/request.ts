@@ -10,6 +10,7 @@
  * immutable ones). The same idea as @hono/node-server's request; written
  * here from the Fetch standard.
  */
+import { forwardMembers } from './forward.js';
 import type { RequestInfo } from './types.js';
 
 const kInfo = Symbol('forkserve.requestInfo');
@@ -50,26 +51,13 @@ export function buildRequest(req: RequestInfo, url = requestUrl(req)): Request {
 }
 
 function real(self: Lazy): Request {
-  return (self[kReal] ??= buildRequest(self[kInfo], (self as Lazy & { url: string }).url));
+  return (self[kReal] ??= buildRequest(self[kInfo], (self[kUrl] ??= requestUrl(self[kInfo]))));
 }
 
-const proto: Lazy & { url: string; method: string } = Object.create(Request.prototype, {
-  method: { configurable: true, enumerable: true, get(this: Lazy) { return this[kInfo].method; } },
-  url: { configurable: true, enumerable: true, get(this: Lazy) { return (this[kUrl] ??= requestUrl(this[kInfo])); } },
+const proto = forwardMembers<Lazy>(Object.create(Request.prototype), Request.prototype, real, {
+  method: (self) => self[kInfo].method,
+  url: (self) => (self[kUrl] ??= requestUrl(self[kInfo])),
 });
-for (const name of Reflect.ownKeys(Request.prototype)) {
-  if (name === 'constructor' || name === 'method' || name === 'url') continue;
-  const d = Object.getOwnPropertyDescriptor(Request.prototype, name)!;
-  if (d.get) {
-    Object.defineProperty(proto, name, { configurable: true, enumerable: d.enumerable, get(this: Lazy) { return (real(this) as unknown as Record<PropertyKey, unknown>)[name]; } });
-  } else if (typeof d.value === 'function') {
-    const method = d.value as (...args: unknown[]) => unknown;
-    Object.defineProperty(proto, name, {
-      configurable: true, enumerable: d.enumerable, writable: true,
-      value: function (this: Lazy, ...args: unknown[]) { return method.apply(real(this), args); },
-    });
-  }
-}
 
 /** A Request for `req` that builds the real one only when the app reads past `method` and `url`. */
 export function lazyRequest(req: RequestInfo): Request {

@@ -19,6 +19,8 @@
  * @hono/node-server does the same by default; this one is written from the
  * Fetch standard (§6.4 Response class, "extract a body").
  */
+import { forwardMembers } from './forward.js';
+
 const Native = globalThis.Response;
 
 const kBody = Symbol('forkserve.body');
@@ -77,22 +79,7 @@ const fast: Record<string, (self: LightResponse) => unknown> = {
   redirected: (self) => (self[kReal] ? self[kReal].redirected : false),
   bodyUsed: (self) => (self[kReal] ? self[kReal].bodyUsed : false),
 };
-for (const name of Reflect.ownKeys(Native.prototype)) {
-  if (name === 'constructor') continue;
-  const d = Object.getOwnPropertyDescriptor(Native.prototype, name)!;
-  if (typeof name === 'string' && fast[name]) {
-    const get = fast[name];
-    Object.defineProperty(proto, name, { configurable: true, enumerable: d.enumerable, get(this: LightResponse) { return get(this); } });
-  } else if (d.get) {
-    Object.defineProperty(proto, name, { configurable: true, enumerable: d.enumerable, get(this: LightResponse) { return (real(this) as unknown as Record<PropertyKey, unknown>)[name]; } });
-  } else if (typeof d.value === 'function') {
-    const method = d.value as (...args: unknown[]) => unknown;
-    Object.defineProperty(proto, name, {
-      configurable: true, enumerable: d.enumerable, writable: true,
-      value: function (this: LightResponse, ...args: unknown[]) { return method.apply(real(this), args); },
-    });
-  }
-}
+forwardMembers<LightResponse>(proto, Native.prototype, real, fast);
 Object.defineProperty(proto, 'constructor', { configurable: true, writable: true, value: LightweightResponse });
 LightweightResponse.prototype = proto;
 Object.setPrototypeOf(LightweightResponse, Native); // Response.json, .error, .redirect: the real ones
