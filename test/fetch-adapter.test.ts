@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, startServer, type RunningServer } from './helpers/server.js';
+import { FIXTURES, rawRequest, startServer, type RunningServer } from './helpers/server.js';
 
 const run = promisify(execFile);
 const curl = async (url: string, ...args: string[]) => (await run('curl', ['-s', '--max-time', '10', ...args, url])).stdout;
@@ -33,6 +33,11 @@ for (const engine of ['poll', 'fork']) {
         ua: 'probe/1', signal: true, bodyNull: true, cloneIsRequest: true,
       });
       expect(JSON.parse(await curl(`${server.url}/body`, '--json', '{"a":[1,2]}'))).toEqual({ got: { a: [1, 2] }, used: true });
+    });
+
+    it('shows one Content-Length for a list of equal values, never "4, 4"', async () => {
+      const raw = await rawRequest(server.port, 'POST /length HTTP/1.1\r\nHost: t\r\nContent-Length: 4, 4\r\nConnection: close\r\n\r\nbody');
+      expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4))).toEqual({ length: '4', text: 'body' });
     });
 
     it('keeps Response standard inside the app', async () => {

@@ -27,6 +27,21 @@ for (const engine of ['poll', 'fork', 'iterative']) {
       });
     });
 
+    it('gives one CONTENT_LENGTH for a list of equal values, never "5, 5" (RFC 9112 §6.3)', async () => {
+      for (const fields of ['Content-Length: 5, 5', 'Content-Length: 5\r\nContent-Length: 5']) {
+        const raw = await rawRequest(server.port, `POST / HTTP/1.1\r\nHost: t\r\n${fields}\r\nConnection: close\r\n\r\nhello`);
+        expect(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).CONTENT_LENGTH).toBe('5');
+      }
+    });
+
+    it('answers a HEAD request it cannot parse with an error head and no body (RFC 9110 §9.3.2)', async () => {
+      const head = await rawRequest(server.port, 'HEAD / HTTP/1.1\r\nHost: t\r\nBad Field\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(head.endsWith('\r\n\r\n')).toBe(true);
+      const get = await rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: t\r\nBad Field\r\n\r\n');
+      expect(get.endsWith('\r\n\r\n400 Bad Request\n')).toBe(true);
+    });
+
     it.each([
       ['http://host?x=1', '/', 'x=1'],
       ['http://host:1234?x=1', '/', 'x=1'],

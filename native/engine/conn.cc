@@ -61,7 +61,7 @@ long Connection::Fill(int timeout_ms) {
 
 ReadResult Connection::Reject(int status, int* out) {
   *out = status;
-  std::string resp = http::ErrorResponse(status);
+  std::string resp = http::ErrorResponse(status, http::StartsWithHead(buf_.data() + start_, end_ - start_));
   posix::WriteAll(fd_, resp.data(), resp.size());
   keep_alive_ = false;
   return ReadResult::kRejected;

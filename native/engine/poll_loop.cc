@@ -417,7 +417,7 @@ void PollLoop::Reject(PollConn* c, int status) {
   handler_->OnRejected(status, c->peer);
   if (c->closed) return;
   DeadlineList::Unlink(c);
-  std::string resp = http::ErrorResponse(status);
+  std::string resp = http::ErrorResponse(status, http::StartsWithHead(c->in, c->in_end));
   c->keep_alive = false;
   c->must_linger = true;  // the rest of a bad request may be on its way
   Piece p[1] = {{resp.data(), resp.size()}};

@@ -146,7 +146,9 @@ bool FormatHead(const ResponseHead& head, const FramingInput& in, std::string* o
   return true;
 }
 
-std::string ErrorResponse(int status) {
+bool StartsWithHead(const char* in, size_t len) { return len >= 5 && memcmp(in, "HEAD ", 5) == 0; }
+
+std::string ErrorResponse(int status, bool head) {
   const char* reason = ReasonPhrase(status);
   char date[29];
   HttpDate(date);
@@ -156,7 +158,8 @@ std::string ErrorResponse(int status) {
   out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(reason).append("\r\n");
   out.append("Server: forkserve\r\nDate: ").append(date, 29).append("\r\n");
   out.append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-  out.append(std::to_string(body.size())).append("\r\nConnection: close\r\n\r\n").append(body);
+  out.append(std::to_string(body.size())).append("\r\nConnection: close\r\n\r\n");
+  if (!head) out.append(body);
   return out;
 }
 

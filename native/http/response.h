@@ -51,7 +51,12 @@ bool FormatHead(const ResponseHead& head, const FramingInput& in, std::string* o
 void HttpDate(char out[29]);
 
 // A complete, minimal response for errors found before the app runs (400,
-// 408, 413, 414, 431, 501, 503, 505): closes the connection.
-std::string ErrorResponse(int status);
+// 408, 413, 414, 431, 501, 503, 505): closes the connection. To a HEAD
+// request it has the same header section and no body (RFC 9110 §9.3.2).
+std::string ErrorResponse(int status, bool head = false);
+
+// True when the request bytes in[0..len) start with the method HEAD: what
+// an error response can know of a request it could not parse.
+bool StartsWithHead(const char* in, size_t len);
 
 }  // namespace http

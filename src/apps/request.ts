@@ -12,6 +12,7 @@
  */
 import { forwardMembers } from './forward.js';
 import type { RequestInfo } from './types.js';
+import { singleContentLength } from './wsgi.js';
 
 const kInfo = Symbol('forkserve.requestInfo');
 const kUrl = Symbol('forkserve.url');
@@ -45,7 +46,11 @@ export function requestUrl(req: RequestInfo): string {
 export function buildRequest(req: RequestInfo, url = requestUrl(req)): Request {
   const headers = new Headers();
   const h = req.headers;
-  for (let i = 0; i < h.length; i += 2) headers.append(h[i], h[i + 1]);
+  for (let i = 0; i < h.length; i += 2) {
+    // One Content-Length, whatever list of equal values or repeated fields the parser accepted (RFC 9112 §6.3).
+    if (h[i].length === 14 && h[i].toLowerCase() === 'content-length') headers.set(h[i], singleContentLength(h[i + 1]));
+    else headers.append(h[i], h[i + 1]);
+  }
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD' && req.body.length > 0;
   return new Request(url, { method: req.method, headers, body: hasBody ? (req.body as unknown as NonNullable<RequestInit['body']>) : undefined });
 }

@@ -45,6 +45,12 @@ function cgiKey(name: string): string | null {
   return key;
 }
 
+/** "5, 5" -> "5": the one value of a Content-Length list whose members the parser found equal. */
+export function singleContentLength(value: string): string {
+  const comma = value.indexOf(',');
+  return comma < 0 ? value : value.slice(0, comma).trim();
+}
+
 const WSGI_VERSION: [1, 0] = Object.freeze([1, 0]) as unknown as [1, 0];
 
 /**
@@ -81,8 +87,14 @@ export function buildEnviron(req: RequestInfo, multiprocess = true): Environ {
     const key = cgiKey(h[i]);
     if (key === null) continue;
     const value = h[i + 1];
-    if (key === 'CONTENT_TYPE' || key === 'CONTENT_LENGTH') {
+    if (key === 'CONTENT_TYPE') {
       env[key] = value;
+      continue;
+    }
+    if (key === 'CONTENT_LENGTH') {
+      // The parser accepts a list of equal values (RFC 9110 §8.6) and equal repeated
+      // fields; the app sees the one value (RFC 9112 §6.3), never "5, 5".
+      env[key] = singleContentLength(value);
       continue;
     }
     const prev = env[key];

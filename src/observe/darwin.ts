@@ -32,7 +32,7 @@ const zombieStatuses = new Map<number, number>();
 
 function enosys(call: string): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(
-    `ENOSYS: forkserve/observe ${call}() on macOS needs the addon's libproc functions (procTree, procDescriptors); rebuild it with \`npx node-gyp rebuild\``,
+    `ENOSYS: forkserve/observe ${call}() on macOS needs the addon's libproc functions (procTree, procDescriptors); rebuild it with \`npm rebuild forkserve\``,
   );
   err.code = 'ENOSYS';
   err.errno = -(osConstants.errno.ENOSYS ?? 0);
