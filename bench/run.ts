@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { measure } from './measure.js';
 import { Report, best, type Cell } from './report.js';
 import { ROOT, hasTaskset, startServer, type Server } from './server.js';
-import { APPS, MODES, freePort, serverDefs, type AppDef, type ServerDef } from './servers.js';
+import { APPS, MODES, freePort, serverDefs, which, type AppDef, type ServerDef } from './servers.js';
 import { waitUntil } from './proc.js';
 import { barChart, type Panel } from './svg.js';
 
@@ -93,18 +93,9 @@ function pick<T extends { id: string }>(all: T[], list: string | undefined, what
   return all.filter((x) => ids.includes(x.id));
 }
 
-function commandExists(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Builds the C floor (bench/floor/fork_floor.c) with cc -O2; null with a reason if it cannot. */
 function buildFloor(tmp: string): { bin: string | null; why: string } {
-  if (!commandExists('cc')) return { bin: null, why: 'no C compiler (cc)' };
+  if (!which('cc')) return { bin: null, why: 'no C compiler (cc)' };
   const bin = path.join(tmp, 'fork_floor');
   try {
     execFileSync('cc', ['-O2', '-o', bin, path.join(ROOT, 'bench/floor/fork_floor.c')], { stdio: 'pipe' });
@@ -153,7 +144,7 @@ function header(o: Options, elapsedS: number, loads: [string, string]): string[]
 
 async function main(): Promise<void> {
   const o = options();
-  if (!commandExists('wrk')) {
+  if (!which('wrk')) {
     process.stderr.write('bench: wrk is not installed (apt-get install wrk)\n');
     process.exit(1);
   }

@@ -47,7 +47,8 @@ export interface ServerDef {
   launch(app: AppDef, ctx: { tmp: string; port: number }): Launch;
 }
 
-function which(cmd: string): boolean {
+/** Whether a command is on PATH. */
+export function which(cmd: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
     return true;

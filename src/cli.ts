@@ -101,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     const e = err as Error & { code?: string };
     const usage = e instanceof UsageError || e instanceof AppNotFoundError || e instanceof BindSyntaxError
       || e?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e?.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
-      || e?.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' || e?.code === 'ERR_FORKSERVE_INTERFACE';
+      || e?.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL';
     let message = e?.message ?? String(err);
     if (e?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') message = `${message.replace(/\. To specify.*$/s, '')}. See forkserve --help`;
     process.stderr.write(`forkserve: ${message}\n`);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { looksLikeApp } from './apps/interface.js';
 
 /** Splits "examples/hello.ts:app" into file and export name. */
 export function parseAppSpec(spec: string): { file: string; exportName?: string } {
@@ -58,10 +59,6 @@ export class AppNotFoundError extends Error {
     this.code = code;
   }
 }
-
-const looksLikeApp = (v: unknown): boolean =>
-  typeof v === 'function' || (v != null && typeof v === 'object' && typeof (v as { fetch?: unknown }).fetch === 'function')
-  || (v != null && typeof v === 'object' && typeof (v as { callback?: unknown }).callback === 'function');
 
 /** "app (function), port (number)": what a module exports, for the error that finds no app in it. */
 function describeExports(mod: Record<string, unknown>): string {

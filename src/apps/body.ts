@@ -1,5 +1,10 @@
 import type { BodyChunk } from './types.js';
 
+/** True for a promise or any thenable (an app's or a listener's async result). */
+export function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return x != null && typeof (x as PromiseLike<unknown>).then === 'function';
+}
+
 /** Returns a chunk as a Buffer without copying Buffers and typed arrays. */
 export function toBuffer(chunk: BodyChunk): Buffer {
   if (typeof chunk === 'string') return Buffer.from(chunk);

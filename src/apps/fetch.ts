@@ -1,5 +1,6 @@
 /** The Fetch-style interface: a Request in, a Response out (WHATWG Fetch). */
-import { settle } from './body.js';
+import { isThenable, settle } from './body.js';
+import { header } from './responses.js';
 import { lazyRequest } from './request.js';
 import { untouched } from './response.js';
 import type { AppResponse, FetchApp, RequestInfo } from './types.js';
@@ -24,16 +25,20 @@ const EMPTY = Buffer.alloc(0);
 // FormData, another undici) takes the stream.
 const kState = Object.getOwnPropertySymbols(new Response('')).find((s) => s.description === 'state');
 
-function bodyBytes(res: Response): Buffer | null {
-  if (!kState || res.bodyUsed) return null;
-  const source = (res as unknown as Record<symbol, { body?: { source?: unknown } | null } | undefined>)[kState]?.body?.source;
+/** The bytes of a body given as a string (encoded as UTF-8), a Uint8Array or an ArrayBuffer (both viewed, not copied); null for anything else. */
+function bytesOf(source: unknown): Buffer | null {
   if (typeof source === 'string') return Buffer.from(source);
   if (source instanceof Uint8Array) return Buffer.from(source.buffer, source.byteOffset, source.byteLength);
   if (source instanceof ArrayBuffer) return Buffer.from(source);
   return null;
 }
 
-/** [name, value, ...] of a ResponseInit's headers, as the Headers class would list them (set-cookie kept apart). */
+function bodyBytes(res: Response): Buffer | null {
+  if (!kState || res.bodyUsed) return null;
+  return bytesOf((res as unknown as Record<symbol, { body?: { source?: unknown } | null } | undefined>)[kState]?.body?.source);
+}
+
+/** [name, value, ...] of a Headers object or a ResponseInit's headers, as the Headers class lists them (each set-cookie on its own). */
 function flatInit(init: HeadersInit | undefined): string[] {
   const out: string[] = [];
   if (init == null) return out;
@@ -48,33 +53,18 @@ function flatInit(init: HeadersInit | undefined): string[] {
   return out;
 }
 
-function hasField(headers: string[], name: string): boolean {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return true;
-  return false;
-}
-
 function toAppResponse(res: unknown): AppResponse | Promise<AppResponse> {
   // A lightweight Response nobody touched: its parts as given, nothing built (response.ts).
   const parts = untouched(res);
   if (parts) {
     const headers = flatInit(parts.headers);
-    const b = parts.body;
-    let body: Buffer;
-    if (typeof b === 'string') {
-      body = Buffer.from(b);
-      // Fetch's "extract a body": a string body is text/plain;charset=UTF-8 unless the app said otherwise.
-      if (!hasField(headers, 'content-type')) headers.push('content-type', 'text/plain;charset=UTF-8');
-    } else if (b instanceof Uint8Array) body = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    else if (b instanceof ArrayBuffer) body = Buffer.from(b);
-    else body = EMPTY;
+    // Fetch's "extract a body": a string body is text/plain;charset=UTF-8 unless the app said otherwise.
+    if (typeof parts.body === 'string' && header(headers, 'content-type') === undefined) headers.push('content-type', 'text/plain;charset=UTF-8');
+    const body = bytesOf(parts.body) ?? EMPTY;
     return { status: parts.status, reason: parts.statusText || undefined, headers, body };
   }
   if (!(res instanceof Response)) throw new TypeError('fetch() must return a Response');
-  const headers: string[] = [];
-  res.headers.forEach((value, name) => {
-    if (name !== 'set-cookie') headers.push(name, value);
-  });
-  for (const cookie of res.headers.getSetCookie()) headers.push('set-cookie', cookie);
+  const headers = flatInit(res.headers);
   const reason = res.statusText || undefined;
   const stream = res.body;
   const bytes = stream ? bodyBytes(res) : EMPTY;
@@ -90,6 +80,6 @@ function toAppResponse(res: unknown): AppResponse | Promise<AppResponse> {
  */
 export function runFetch(app: FetchApp, req: RequestInfo): AppResponse | Promise<AppResponse> {
   const res = app.fetch(lazyRequest(req)) as Response | Promise<Response>;
-  if (res != null && typeof (res as Promise<Response>).then === 'function') return Promise.resolve(res).then(toAppResponse);
+  if (isThenable(res)) return Promise.resolve(res).then(toAppResponse);
   return toAppResponse(res);
 }

@@ -30,6 +30,15 @@ const has = (v: unknown, name: string): boolean => v != null && isFunction((v as
 const isKoa = (v: unknown): v is { callback(): RequestListener } => typeof v === 'object' && has(v, 'callback') && has(v, 'use');
 
 /**
+ * Whether a module export could be an app of some interface (a function, an
+ * object with fetch(), or one with callback() as Koa's): what loadApp looks
+ * for among a module's exports; bindInterface then decides which.
+ */
+export function looksLikeApp(v: unknown): boolean {
+  return isFunction(v) || (typeof v === 'object' && (has(v, 'fetch') || has(v, 'callback')));
+}
+
+/**
  * The parameter names of a function, from its source text: `['environ',
  * 'startResponse']`. Destructured or rest parameters give ''. Reads
  * `Function.prototype.toString`, which keeps names (tsx/esbuild do not

@@ -11,6 +11,7 @@
  * here from the Fetch standard.
  */
 import { forwardMembers } from './forward.js';
+import { header } from './responses.js';
 import type { RequestInfo } from './types.js';
 import { singleContentLength } from './wsgi.js';
 
@@ -28,14 +29,7 @@ interface Lazy {
 export function requestUrl(req: RequestInfo): string {
   const target = req.target;
   if (target.charCodeAt(0) === 47 /* / */) {
-    let host: string | undefined;
-    const h = req.headers;
-    for (let i = 0; i < h.length; i += 2) {
-      if (h[i].length === 4 && h[i].toLowerCase() === 'host') {
-        host = h[i + 1];
-        break;
-      }
-    }
+    const host = header(req.headers, 'host');
     return `http://${host || `${req.serverName}:${req.serverPort}`}${target}`;
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return target;

@@ -1,5 +1,5 @@
 /** The WSGI-style interface: environ in, startResponse + body out (PEP 3333 in TypeScript). */
-import { settle, toBuffer } from './body.js';
+import { isThenable, settle, toBuffer } from './body.js';
 import type { AppResponse, BodyChunk, Environ, HeaderList, RequestInfo, WsgiApp, WsgiBody } from './types.js';
 
 export const SERVER_SOFTWARE = 'forkserve';
@@ -150,8 +150,6 @@ async function* chunksOf(body: Iterable<BodyChunk> | AsyncIterable<BodyChunk>, p
 }
 
 interface Started { status: number; reason?: string; headers: string[] }
-
-const isThenable = (x: unknown): x is PromiseLike<unknown> => x != null && typeof (x as PromiseLike<unknown>).then === 'function';
 
 function response(started: Started | undefined, body: Buffer | AsyncIterable<Buffer>): AppResponse {
   if (!started) throw new Error('The WSGI app returned without calling startResponse');

@@ -7,6 +7,7 @@
 import { native } from '../native.js';
 import { _exit, getpid } from '../posix.js';
 import { describeStatus } from '../log.js';
+import { formatHostPort } from '../listen.js';
 import { serveConnection } from './connection.js';
 import { createHttpServer, guardListener, serveSocket } from './listener.js';
 import type { EngineContext } from './types.js';
@@ -35,8 +36,7 @@ export async function runFork(ctx: EngineContext): Promise<void> {
   }
   // The child. process.pid is the parent's until corrected.
   Object.defineProperty(process, 'pid', { value: getpid(), configurable: true, enumerable: true, writable: false });
-  const peer = r.address.address.includes(':') ? `[${r.address.address}]:${r.address.port}` : `${r.address.address}:${r.address.port}`;
-  process.title = `forkserve: child [${peer}]`;
+  process.title = `forkserve: child [${formatHostPort(r.address.address, r.address.port)}]`;
   let code = 0;
   const timeoutSeconds = options.timeout ?? 30;
   const { app } = ctx;

@@ -12,6 +12,8 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { isThenable } from '../apps/body.js';
+import { INTERNAL_ERROR, TIMED_OUT } from '../apps/responses.js';
 import type { Logger } from '../log.js';
 import type { EngineOptions } from './types.js';
 
@@ -24,8 +26,6 @@ export interface ListenerOptions {
   onResponse?: () => void;
 }
 
-const TIMED_OUT_BODY = 'request timed out (503)\n';
-
 /** Ends a response the app failed: 500 if nothing was sent, else the connection is cut. */
 function fail(log: Logger, req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
   log.error(`Error handling request ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}`);
@@ -34,7 +34,7 @@ function fail(log: Logger, req: http.IncomingMessage, res: http.ServerResponse, 
     res.destroy();
     return;
   }
-  res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('500 Internal Server Error\n');
+  res.writeHead(INTERNAL_ERROR.status, [...INTERNAL_ERROR.headers, 'Connection', 'close']).end(INTERNAL_ERROR.body);
 }
 
 /**
@@ -52,7 +52,7 @@ export function guardListener(listener: http.RequestListener, log: Logger, opts:
       if (res.headersSent) return;
       log.error(`Request timed out (--timeout ${timeoutMs / 1000} s): ${req.method} ${req.url}: answered 503`);
       res.on('error', () => {}); // the app's later writes are dropped
-      res.writeHead(503, { 'Content-Type': 'text/plain', Connection: 'close', 'Retry-After': '1' }).end(TIMED_OUT_BODY);
+      res.writeHead(TIMED_OUT.status, TIMED_OUT.headers).end(TIMED_OUT.body);
     }, timeoutMs) : undefined;
     timer?.unref();
     res.once('close', () => {
@@ -67,7 +67,7 @@ export function guardListener(listener: http.RequestListener, log: Logger, opts:
     });
     try {
       const r = listener(req, res) as unknown;
-      if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).then(undefined, (err) => fail(log, req, res, err));
+      if (isThenable(r)) r.then(undefined, (err) => fail(log, req, res, err));
     } catch (err) {
       fail(log, req, res, err);
     }

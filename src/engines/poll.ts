@@ -11,6 +11,7 @@
 import { native, type RawRequest } from '../native.js';
 import { sigaction, type SignalName } from '../signals.js';
 import type { AppResponse, RequestInfo } from '../apps/index.js';
+import { INTERNAL_ERROR, TIMED_OUT, header } from '../apps/responses.js';
 import type { HttpLimits } from './connection.js';
 import { runNode } from './node.js';
 import type { EngineContext } from './types.js';
@@ -83,25 +84,8 @@ export type NativePollServerClass = new (listenFd: number, limits: HttpLimits, c
 
 const PollServer = native.PollServer as NativePollServerClass;
 
-const INTERNAL_ERROR: AppResponse = {
-  status: 500,
-  headers: ['Content-Type', 'text/plain; charset=utf-8'],
-  body: Buffer.from('500 Internal Server Error\n'),
-};
-
-/** The answer to a request whose handler ran past --timeout: the fork engine's watchdog sends the same (native/engine/watchdog.cc). */
-const TIMED_OUT: AppResponse = {
-  status: 503,
-  headers: ['Content-Type', 'text/plain', 'Connection', 'close', 'Retry-After', '1'],
-  body: Buffer.from('request timed out (503)\n'),
-};
-
 const STOP_SIGNALS: SignalName[] = ['SIGTERM', 'SIGINT', 'SIGQUIT'];
 
-function header(headers: string[], name: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i].toLowerCase() === name) return headers[i + 1];
-  return undefined;
-}
 
 /**
  * Serves until SIGTERM (graceful: stop accepting, finish the responses in
