@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { measure } from './measure.js';
 import { Report, best, type Cell } from './report.js';
 import { ROOT, hasTaskset, startServer, type Server } from './server.js';
-import { APPS, MODES, freePort, serverDefs, which, type AppDef, type ServerDef } from './servers.js';
+import { APPS, MODES, appPath, cannotRun, freePort, launchCell, serverDefs, which, writeStaticFiles, type AppDef, type ServerDef } from './servers.js';
 import { waitUntil } from './proc.js';
 import { barChart, type Panel } from './svg.js';
 
@@ -106,7 +106,7 @@ function buildFloor(tmp: string): { bin: string | null; why: string } {
 }
 
 async function startCell(def: ServerDef, app: AppDef, tmp: string): Promise<Server> {
-  const launch = def.launch(app, { tmp, port: await freePort() });
+  const launch = launchCell(def, app, { tmp, port: await freePort(), dir: path.join(tmp, 'static') });
   const server = await startServer({ ...launch, logFile: path.join(tmp, `${def.id}-${app.id}.log`), cpu: SERVER_CPU });
   if (def.workers) {
     // Workers boot after "Listening at": wait for each one's line.
@@ -152,6 +152,7 @@ async function main(): Promise<void> {
   const script = path.join(tmp, 'post64k.lua');
   fs.writeFileSync(script, 'wrk.method = "POST"\nwrk.body = string.rep("x", 65536)\nwrk.headers["Content-Type"] = "application/octet-stream"\n');
   const floor = buildFloor(tmp);
+  writeStaticFiles(path.join(tmp, 'static'));
   const defs = pick(serverDefs(o.workers, floor.bin, floor.why), o.servers, 'server');
   const apps = pick(APPS, o.apps, 'app');
   const modes = pick(MODES, o.modes, 'mode');
@@ -167,7 +168,7 @@ async function main(): Promise<void> {
   const cells: Cell[] = [];
   for (const mode of modes) {
     for (const app of apps) {
-      for (const server of defs) cells.push({ server, app, mode: mode.id, runs: [], errors: [], skipped: server.cannot?.(app, mode.id) });
+      for (const server of defs) cells.push({ server, app, mode: mode.id, runs: [], errors: [], skipped: cannotRun(server, app, mode.id) });
     }
   }
   const planned = cells.filter((c) => !c.skipped);
@@ -189,7 +190,7 @@ async function main(): Promise<void> {
       }
       try {
         const run = await measure({
-          start: () => startCell(cell.server, cell.app, tmp), path: `/${cell.app.id}`, mode: cell.mode, connections: o.connections,
+          start: () => startCell(cell.server, cell.app, tmp), path: appPath(cell.app), mode: cell.mode, connections: o.connections,
           durationS: o.duration, warmupS: o.warmup, script: cell.app.post ? script : undefined, serverCpu: SERVER_CPU, clientCpu: CLIENT_CPU,
         });
         run.round = round;

@@ -13,6 +13,7 @@ import { bindInterface, INTERFACES, type InterfaceName } from './apps/index.js';
 import { AppNotFoundError, loadApp } from './load.js';
 import { BindSyntaxError, parseBind } from './listen.js';
 import { serve, ENGINES, type EngineName } from './serve.js';
+import { serveStatic, type StaticApp, type StaticOptions } from './static/serve-static.js';
 
 /** A mistake in what the user typed: exit status 2. */
 export class UsageError extends Error {}
@@ -20,6 +21,7 @@ export class UsageError extends Error {}
 const USAGE = `Usage:
   forkserve APP[:EXPORT] [options]     serve an app: a file path (.ts loads directly), then
                                        optionally :EXPORT (default: default, app, application)
+  forkserve --static DIR [options]     serve the files of a directory (no app)
   forkserve ps PID [--json]            show a process tree and its descriptors
   forkserve watch PID [--interval MS]  a live view of a process tree, refreshed in place
   forkserve status PID [--bind HOST:PORT]  a web page of the tree and descriptors (default 127.0.0.1:8889)
@@ -47,6 +49,14 @@ Options:
       --limit-headers-size BYTES    largest header section, else 431 (default 16384)
       --headers-timeout S  seconds for the header section to arrive, else 408 (default 30)
       --keep-alive S       idle seconds a persistent connection is kept (default 5)
+      --static [PREFIX=]DIR  serve the files under DIR at PREFIX (default /), natively with
+                           sendfile(2); beside an APP, the app gets every request the files
+                           do not answer (no such file, methods other than GET and HEAD).
+                           May be repeated; the first match wins (docs/static.md)
+      --static-listing     list a directory that has no index.html (default: 404)
+      --static-follow-symlinks  follow symlinks, also out of DIR (default: 403)
+      --static-dotfiles    serve names starting with '.' (default: 404)
+      --static-cache-control VALUE  Cache-Control of file responses (default: none)
       --no-access-log      no access-log lines
       --watch              show the live process view (forkserve watch) of this server on stdout
       --status HOST:PORT   serve the status page of this server on HOST:PORT
@@ -87,6 +97,28 @@ async function ps(args: string[]): Promise<number> {
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
+}
+
+/**
+ * The --static mounts (`[PREFIX=]DIR`), chained in the order given (the
+ * first is asked first), or undefined when there are none. Throws
+ * UsageError for a directory that cannot be opened.
+ */
+function staticMounts(mounts: string[], options: StaticOptions): StaticApp | undefined {
+  let chain: StaticApp | undefined;
+  for (const mount of [...mounts].reverse()) {
+    const eq = mount.indexOf('=');
+    const [prefix, dir] = mount.startsWith('/') && eq > 0 ? [mount.slice(0, eq), mount.slice(eq + 1)] : ['/', mount];
+    if (dir === '') throw new UsageError(`--static ${mount}: no directory after '='. Use --static [PREFIX=]DIR, e.g. --static /assets=./public`);
+    try {
+      chain = serveStatic(dir, { ...options, prefix, app: chain });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const why = code === 'ENOENT' ? 'no such directory' : code === 'ENOTDIR' ? 'not a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+      throw new UsageError(`--static ${mount}: ${why} (${dir}). Give a directory to serve`);
+    }
+  }
+  return chain;
 }
 
 /**
@@ -136,6 +168,11 @@ async function run(argv: string[]): Promise<number> {
       'limit-headers-size': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'no-access-log': { type: 'boolean' },
+      static: { type: 'string', multiple: true },
+      'static-listing': { type: 'boolean' },
+      'static-follow-symlinks': { type: 'boolean' },
+      'static-dotfiles': { type: 'boolean' },
+      'static-cache-control': { type: 'string' },
       watch: { type: 'boolean' },
       status: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -149,7 +186,8 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (positionals.length !== 1) {
+  const mounts = values.static ?? [];
+  if (positionals.length !== 1 && !(positionals.length === 0 && mounts.length > 0)) {
     throw new UsageError(positionals.length === 0
       ? 'No app given: run forkserve APP[:EXPORT], for example forkserve examples/hello.ts (forkserve --help lists the options)'
       : `One app at a time: got ${positionals.length} (${positionals.join(' ')}). Options start with -- (forkserve --help)`);
@@ -160,14 +198,21 @@ async function run(argv: string[]): Promise<number> {
   if (!INTERFACES.includes(iface)) throw new UsageError(`Unknown interface "${iface}": expected one of ${INTERFACES.join(', ')}`);
   const { host, port, allInterfaces } = parseBind(values.bind ?? '127.0.0.1:8888');
   if (allInterfaces) process.stderr.write(`forkserve: --bind ${values.bind} listens on every ${host === '::' ? 'IPv6' : 'IPv4'} interface of this machine, not only loopback\n`);
-  const spec = positionals[0];
-  const { app } = await loadApp(spec);
+  const spec: string | undefined = positionals[0];
+  const loaded = spec === undefined ? undefined : (await loadApp(spec)).app;
   // An interface that cannot be told is a usage error, found before anything listens.
-  try {
-    bindInterface(app, iface);
-  } catch (err) {
-    throw new UsageError(`${spec}: ${(err as Error).message}`);
+  if (spec !== undefined) {
+    try {
+      bindInterface(loaded, iface);
+    } catch (err) {
+      throw new UsageError(`${spec}: ${(err as Error).message}`);
+    }
   }
+  const files = staticMounts(mounts, {
+    listing: values['static-listing'], followSymlinks: values['static-follow-symlinks'],
+    dotfiles: values['static-dotfiles'], cacheControl: values['static-cache-control'],
+  });
+  const app = files ? files.withApp(loaded as StaticOptions['app']) : loaded;
   // Observers start (and their launcher exits) before the engine forks anything.
   if (values.watch) await (await import('./observe/watch.js')).startWatchForSelf();
   if (values.status !== undefined) await (await import('./observe/status-server.js')).startStatusForSelf(values.status);
@@ -176,7 +221,7 @@ async function run(argv: string[]): Promise<number> {
   await serve(app as Parameters<typeof serve>[0], {
     engine,
     interface: iface,
-    appName: spec,
+    appName: spec ?? 'static',
     host,
     port,
     backlog: int('backlog', values.backlog, 1),
@@ -184,7 +229,10 @@ async function run(argv: string[]): Promise<number> {
     workers: int('workers', values.workers, 1),
     maxRequests: int('max-requests', values['max-requests']),
     maxRequestsJitter: int('max-requests-jitter', values['max-requests-jitter']),
-    reload: () => loadApp(spec, process.cwd(), { fresh: true }),
+    reload: spec === undefined ? undefined : async () => {
+      const next = (await loadApp(spec, process.cwd(), { fresh: true })).app;
+      return { app: files ? files.withApp(next as StaticOptions['app']) : next };
+    },
     timeout: int('timeout', values.timeout),
     gracefulTimeout: int('graceful-timeout', values['graceful-timeout']),
     maxBodyBytes: int('max-body', values['max-body']),

@@ -5,3 +5,5 @@ export { toHandler, isFetchApp, bindInterface, INTERFACES, type InterfaceName } 
 export type { App, Environ, FetchApp, StartResponse, WsgiApp, HeaderList, WsgiBody, BodyChunk } from './apps/types.js';
 export { AppNotFoundError, type LoadedApp } from './load.js';
 export { SystemError } from './errors.js';
+export { serveStatic, StaticApp, type StaticOptions } from './static/serve-static.js';
+export { FileBody } from './apps/file-body.js';

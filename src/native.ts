@@ -34,6 +34,19 @@ export interface ForkParking {
   inForkedChild: boolean;
 }
 
+/** An open file as openBeneath reports it (native/binding/files_glue.cc): fstat(2)'s fields serving needs. */
+export interface RawOpenFile {
+  fd: number;
+  kind: 'file' | 'directory' | 'other';
+  /** Bytes. */
+  size: number;
+  /** st_mtim: seconds and nanoseconds. */
+  mtimeSec: number;
+  mtimeNsec: number;
+  ino: number;
+  dev: number;
+}
+
 export interface NativeBinding {
   socket(domain: number, type: number, protocol?: number): number;
   socketpair(domain: number, type: number): [number, number];
@@ -73,6 +86,8 @@ export interface NativeBinding {
   watchdog(fd: number, seconds: number): void;
   Connection: unknown;
   forkLoop: unknown;
+  openBeneath(dirFd: number, path: Buffer | string, followSymlinks?: boolean): RawOpenFile;
+  listDir(fd: number): Array<[string, 'file' | 'directory' | 'other']>;
   reapChildren(onReaped: (status: RawWaitStatus) => void): number;
   [key: string]: unknown;
 }

@@ -14,7 +14,7 @@
  * Blocking calls run pending TypeScript signal handlers before they return
  * or throw (see signals.ts).
  */
-import { native, type ForkParking, type RawAddress, type RawWaitStatus } from './native.js';
+import { native, type ForkParking, type RawAddress, type RawOpenFile, type RawWaitStatus } from './native.js';
 export type { ForkParking } from './native.js';
 import { withSignals } from './signals.js';
 
@@ -225,4 +225,39 @@ export function execv(path: string, args: string[]): never {
 /** alarm(2): SIGALRM after `seconds` (0 cancels); returns the seconds left on the previous alarm. */
 export function alarm(seconds: number): number {
   return native.alarm(seconds);
+}
+
+/**
+ * An open file: its descriptor and what fstat(2) says of it. `kind` is
+ * 'file' (S_ISREG), 'directory' or 'other' (FIFO, device, socket); `size`
+ * in bytes; `mtimeSec`/`mtimeNsec` are st_mtim; `ino`/`dev` identify it.
+ */
+export type OpenFile = RawOpenFile;
+
+/**
+ * Opens `path` beneath the directory open on `dirFd`, and never outside it:
+ * one openat(2) per component, read-only, O_CLOEXEC and O_NONBLOCK (a FIFO
+ * cannot block the open), each with O_NOFOLLOW unless `followSymlinks`.
+ * Leading '/' are ignored; "" and "/" open the directory itself. `path` is
+ * bytes (a Buffer, as percent-decoding yields) or a UTF-8 string. Returns
+ * the descriptor, which the caller closes, with its fstat(2).
+ *
+ * Throws SystemError (syscall 'openat'): EXDEV for a ".." component (the
+ * errno of openat2(2)'s RESOLVE_BENEATH), ELOOP for a symlink anywhere on
+ * the path unless `followSymlinks`, ENOENT (also for an empty component or
+ * a NUL byte), ENOTDIR, EACCES, ENAMETOOLONG (a component over NAME_MAX).
+ * TypeError on misuse.
+ */
+export function openBeneath(dirFd: number, path: Buffer | string, followSymlinks = false): OpenFile {
+  return native.openBeneath(dirFd, path, followSymlinks);
+}
+
+/**
+ * Lists the directory open on `fd` (readdir(3) on a duplicate: fd stays
+ * open and its position unmoved), without "." and "..", in the directory's
+ * order. Each entry is `[name, kind]`; a symlink's kind is 'other'.
+ * Throws SystemError (syscall 'readdir': EBADF, ENOTDIR), TypeError on misuse.
+ */
+export function listDir(fd: number): Array<[string, 'file' | 'directory' | 'other']> {
+  return native.listDir(fd);
 }

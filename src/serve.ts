@@ -5,6 +5,7 @@ import type { RequestListener } from 'node:http';
 import { installLightweightResponse } from './apps/response.js';
 import { bindInterface, toServed, type App, type InterfaceName, type Served } from './apps/index.js';
 import { listenSocket } from './listen.js';
+import type { StaticApp } from './static/serve-static.js';
 import { createLogger, type Logger } from './log.js';
 import { close, getpid, type SockAddr } from './posix.js';
 import os from 'node:os';
@@ -53,14 +54,14 @@ async function prepareToFork(log: Logger): Promise<void> {
 }
 
 /**
- * Serves `app` (a WSGI function, a Fetch object, or a Node request
- * listener) until the server is stopped by SIGTERM (graceful) or
+ * Serves `app` (a WSGI function, a Fetch object, a Node request
+ * listener, or serveStatic()'s files, alone or in front of one of them) until the server is stopped by SIGTERM (graceful) or
  * SIGINT/SIGQUIT (fast). Resolves in the parent when it has stopped. The
  * fork engine's parent runs in native code and does not return to the
  * event loop while serving. Throws SystemError (EADDRINUSE, EACCES) when it
  * cannot listen, TypeError for a bad app, interface or option.
  */
-export async function serve(app: App | RequestListener, options: ServeOptions = {}): Promise<void> {
+export async function serve(app: App | RequestListener | StaticApp, options: ServeOptions = {}): Promise<void> {
   const engine = options.engine ?? 'fork';
   if (!ENGINES.includes(engine)) throw new TypeError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
   const served: Served = toServed(bindInterface(app, options.interface ?? 'auto'));

@@ -7,6 +7,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   forkserve::InitEngine(env, exports);
   forkserve::InitWorkers(env, exports);
   forkserve::InitPoll(env, exports);
+  forkserve::InitFiles(env, exports);
   forkserve::InitProc(env, exports);
   return exports;
 }

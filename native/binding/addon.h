@@ -11,6 +11,7 @@ void InitHttp(Napi::Env env, Napi::Object exports);    // http_glue.cc
 void InitEngine(Napi::Env env, Napi::Object exports);  // engine_glue.cc
 void InitWorkers(Napi::Env env, Napi::Object exports); // workers_glue.cc
 void InitPoll(Napi::Env env, Napi::Object exports);    // poll_glue.cc
+void InitFiles(Napi::Env env, Napi::Object exports);   // files_glue.cc
 void InitProc(Napi::Env env, Napi::Object exports);    // proc_glue.cc (macOS libproc observation)
 
 }  // namespace forkserve

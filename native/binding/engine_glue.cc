@@ -26,6 +26,7 @@ class Connection : public Napi::ObjectWrap<Connection> {
     return DefineClass(env, "Connection",
                        {InstanceMethod("readRequest", &Connection::ReadRequest),
                         InstanceMethod("writeHead", &Connection::WriteHead),
+                        InstanceMethod("writeFile", &Connection::WriteFile),
                         InstanceMethod("write", &Connection::Write),
                         InstanceMethod("end", &Connection::End),
                         InstanceMethod("close", &Connection::Close),
@@ -74,9 +75,8 @@ class Connection : public Napi::ObjectWrap<Connection> {
     return o;
   }
 
-  // writeHead(status, reason, headers: string[] flat, body?: Buffer | null): writes the head,
-  // and the whole body when given; without a body the response streams (write/end).
-  Napi::Value WriteHead(const Napi::CallbackInfo& info) {
+  // Reads (status, reason, headers: string[] flat) from info[0..2].
+  static http::ResponseHead HeadFrom(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     http::ResponseHead head;
     head.status = ArgInt(info, 0, "status");
@@ -86,6 +86,14 @@ class Connection : public Napi::ObjectWrap<Connection> {
     Napi::Array arr = info[2].As<Napi::Array>();
     for (uint32_t i = 0; i + 1 < arr.Length(); i += 2)
       head.fields.emplace_back(arr.Get(i).ToString().Utf8Value(), arr.Get(i + 1).ToString().Utf8Value());
+    return head;
+  }
+
+  // writeHead(status, reason, headers: string[] flat, body?: Buffer | null): writes the head,
+  // and the whole body when given; without a body the response streams (write/end).
+  Napi::Value WriteHead(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    http::ResponseHead head = HeadFrom(info);
     const char* body = nullptr;
     int64_t len = -1;
     if (info.Length() > 3 && info[3].IsBuffer()) {
@@ -96,6 +104,21 @@ class Connection : public Napi::ObjectWrap<Connection> {
     int r = conn(env).WriteHead(head, body, len);
     if (r == -EINVAL) ThrowTypeError(env, "Invalid response header field (name must be a token; value must not contain CR, LF or NUL)");
     if (r < 0) ThrowSystemError(env, r, "write");
+    return env.Undefined();
+  }
+
+  // writeFile(status, reason, headers, file: { fd, offset, length, size, mtimeSec, mtimeNsec, ino, dev }):
+  // writes the head, then the file with sendfile(2); the descriptor is closed
+  // on every outcome but TypeError (invalid field: nothing was sent).
+  // Throws SystemError 'sendfile' (EPIPE: the peer went away; ESTALE: the
+  // file changed during the transfer, the connection is cut short).
+  Napi::Value WriteFile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    http::ResponseHead head = HeadFrom(info);
+    engine::FileSegment seg = FileSegmentFrom(env, info[3]);
+    int r = conn(env).WriteFile(head, &seg);
+    if (r == -EINVAL) ThrowTypeError(env, "Invalid response header field (name must be a token; value must not contain CR, LF or NUL)");
+    if (r < 0) ThrowSystemError(env, r, "sendfile");
     return env.Undefined();
   }
 

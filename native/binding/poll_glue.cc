@@ -53,6 +53,7 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PollServer",
                        {InstanceMethod("respond", &PollServer::Respond),
+                        InstanceMethod("respondFile", &PollServer::RespondFile),
                         InstanceMethod("write", &PollServer::Write),
                         InstanceMethod("end", &PollServer::End),
                         InstanceMethod("close", &PollServer::Close),
@@ -285,11 +286,9 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
     return info[0].As<Napi::Number>().Uint32Value();
   }
 
-  // respond(connId, status, reason, headers: string[] flat, body: Buffer | null)
-  //   -> body bytes sent (0 for HEAD/204/304/stream), or -1 when the connection is gone.
-  Napi::Value Respond(const Napi::CallbackInfo& info) {
+  // Reads (status, reason, headers: string[] flat) from info[1..3] into head_.
+  void HeadArgs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    uint32_t id = IdArg(info);
     int status = ArgInt(info, 1, "status");
     if (status < 100 || status > 999) ThrowRangeError(env, "status must be in 100..999");
     if (!info[3].IsArray()) ThrowTypeError(env, "The \"headers\" argument must be an array");
@@ -307,6 +306,21 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
       Utf8Into(env, k, &head_.fields[i / 2].first);
       Utf8Into(env, v, &head_.fields[i / 2].second);
     }
+  }
+
+  // What respond() and respondFile() return, or throw, for the loop's result.
+  Napi::Value Responded(Napi::Env env, int64_t r) {
+    Rearm();
+    if (r == -EINVAL) ThrowTypeError(env, "Invalid response header field (name must be a token; value must not contain CR, LF or NUL)");
+    if (r == -EALREADY) throw Napi::Error::New(env, "respond: this connection is not waiting for a response");
+    return Napi::Number::New(env, r < 0 ? -1 : static_cast<double>(r));
+  }
+
+  // respond(connId, status, reason, headers: string[] flat, body: Buffer | null)
+  //   -> body bytes sent (0 for HEAD/204/304/stream), or -1 when the connection is gone.
+  Napi::Value Respond(const Napi::CallbackInfo& info) {
+    uint32_t id = IdArg(info);
+    HeadArgs(info);
     const char* body = nullptr;
     int64_t len = -1;
     if (info.Length() > 4 && info[4].IsBuffer()) {
@@ -314,11 +328,21 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
       body = b.Data();
       len = static_cast<int64_t>(b.Length());
     }
-    int64_t r = loop_.Respond(id, head_, body, len);
-    Rearm();
-    if (r == -EINVAL) ThrowTypeError(env, "Invalid response header field (name must be a token; value must not contain CR, LF or NUL)");
-    if (r == -EALREADY) throw Napi::Error::New(env, "respond: this connection is not waiting for a response");
-    return Napi::Number::New(env, r < 0 ? -1 : static_cast<double>(r));
+    return Responded(info.Env(), loop_.Respond(id, head_, body, len));
+  }
+
+  // respondFile(connId, status, reason, headers, file: { fd, offset, length, size, mtimeSec, mtimeNsec, ino, dev })
+  //   -> body bytes the response carries, or -1 when the connection is gone.
+  // The descriptor is the connection's from then on (closed when sent or
+  // gone), except when this throws TypeError (invalid field): then nothing
+  // was sent and it is still the caller's.
+  Napi::Value RespondFile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t id = IdArg(info);
+    HeadArgs(info);
+    engine::FileSegment seg = FileSegmentFrom(env, info[4]);
+    int64_t r = loop_.RespondFile(id, head_, &seg);
+    return Responded(env, r);
   }
 
   // write(connId, chunk) -> 1 go on, 0 wait for onDrain, -1 the connection is gone.

@@ -4,6 +4,8 @@
 #include <napi.h>
 
 #include "engine/conn.h"
+#include "engine/file_send.h"
+#include "posix/files.h"
 
 namespace forkserve {
 
@@ -20,5 +22,14 @@ double IntOption(Napi::Env env, Napi::Object o, const char* key, double def, dou
 // keepAliveTimeoutMs, keepAlive }); defaults for what is missing, and for
 // every field when v is undefined. Throws TypeError/RangeError on misuse.
 engine::Limits LimitsFrom(Napi::Env env, Napi::Value v);
+
+// Returns the JS shape of an open file (files_glue.cc): { fd, kind, size,
+// mtimeSec, mtimeNsec, ino, dev }.
+Napi::Object FileObject(Napi::Env env, int fd, const posix::FileStat& st);
+
+// Returns the file segment a response body names: { fd, offset, length,
+// size, mtimeSec, mtimeNsec, ino, dev } (an open file's shape plus the byte
+// range). Throws TypeError/RangeError on misuse; the fd is not closed then.
+engine::FileSegment FileSegmentFrom(Napi::Env env, Napi::Value v);
 
 }  // namespace forkserve

@@ -15,6 +15,12 @@
 
 namespace engine {
 
+#ifdef MSG_MORE
+static constexpr int kMsgMore = MSG_MORE;
+#else
+static constexpr int kMsgMore = 0;
+#endif
+
 static int64_t NowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -209,6 +215,45 @@ int Connection::WriteHead(const http::ResponseHead& head, const char* body, int6
     if (r < 0) return static_cast<int>(r);
   }
   return 0;
+}
+
+int Connection::WriteFile(const http::ResponseHead& head, FileSegment* file) {
+  http::FramingInput in;
+  in.minor_version = minor_version_;
+  in.head_request = head_request_;
+  in.keep_alive = keep_alive_;
+  in.body_length = static_cast<int64_t>(file->left);
+  http::Framing fr;
+  std::string out;
+  if (!http::FormatHead(head, in, &out, &fr)) return -EINVAL;
+  keep_alive_ = fr.keep_alive && !StopRequested();
+  chunked_out_ = false;
+  send_body_ = fr.send_body;
+  WatchdogResponseStarted();
+  if (!send_body_) file->left = 0;
+  body_bytes_ = file->left;
+  // MSG_MORE: the head waits in the kernel for the file's first bytes, so
+  // a small file goes out in one segment with its head.
+  ssize_t r;
+  do r = posix::Send(fd_, out.data(), out.size(), file->left ? kMsgMore : 0);
+  while (r == -EINTR);
+  if (r >= 0 && static_cast<size_t>(r) < out.size()) r = posix::WriteAll(fd_, out.data() + r, out.size() - static_cast<size_t>(r));
+  if (r < 0) {
+    file->Close();
+    return static_cast<int>(r);
+  }
+  for (;;) {
+    // 1 MiB at a time, so a download that progresses is not ended by --timeout.
+    FileStep step = SendFileSome(fd_, file, 1u << 20);
+    if (step == FileStep::kDone) return 0;
+    if (step == FileStep::kYield) {
+      WatchdogProgress();
+      continue;
+    }
+    file->Close();
+    keep_alive_ = false;
+    return step == FileStep::kChanged ? -ESTALE : -EPIPE;
+  }
 }
 
 int Connection::WriteBody(const char* data, size_t len) {

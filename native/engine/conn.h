@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/file_send.h"
 #include "http/parser.h"
 #include "http/response.h"
 
@@ -50,6 +51,13 @@ class Connection {
   // >= 0); returns 0 or -errno. A streamed body follows with WriteBody/End.
   // -EINVAL: the app gave an invalid field.
   int WriteHead(const http::ResponseHead& head, const char* body, int64_t body_length);
+  // Writes a response head whose body is the file segment *file (taking it
+  // over: the file is closed on every outcome), then the file with
+  // sendfile(2). Returns 0, -EINVAL (invalid field: nothing was sent, the
+  // file is still open), -EPIPE-like -errno when the peer went away, or
+  // -ESTALE when the file changed during the transfer (the connection must
+  // close: keep_alive() is then false).
+  int WriteFile(const http::ResponseHead& head, FileSegment* file);
   // Writes part of a streamed body (chunk-framed when the framing says so).
   int WriteBody(const char* data, size_t len);
   // Ends a streamed body (the last-chunk for chunked framing).

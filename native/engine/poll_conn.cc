@@ -10,7 +10,10 @@ static constexpr size_t kKeepInput = 65536;     // a bigger buffer is given back
 static constexpr size_t kEagerBody = 131072;    // a Content-Length body up to this end is given its room at once
 static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-PollConn::~PollConn() { FreeInput(); }
+PollConn::~PollConn() {
+  FreeInput();
+  file.Close();
+}
 
 void PollConn::FreeInput() {
   free(in);

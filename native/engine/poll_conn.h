@@ -11,6 +11,7 @@
 
 #include "engine/conn.h"
 #include "engine/deadline_list.h"
+#include "engine/file_send.h"
 #include "http/parser.h"
 #include "http/response.h"
 #include "posix/sys.h"
@@ -22,6 +23,7 @@ enum class ConnState : uint8_t {
   kBody,    // reading the body of a parsed head
   kApp,     // the request is with the app, which has not answered yet
   kStream,  // the head is queued and the app writes the body
+  kFile,    // the head is queued and the body is a file, sent with sendfile(2)
   kFlush,   // the response is complete; queued output is still going out
   kLinger,  // all written, write side shut: input is discarded until EOF
 };
@@ -64,9 +66,10 @@ struct PollConn : DeadlineNode {
   int minor_version = 1;
   uint64_t body_bytes = 0;  // body bytes of the current response (access logs)
 
-  // Output not written yet: out[out_off..].
+  // Output not written yet: out[out_off..], then the file (kFile).
   std::string out;
   size_t out_off = 0;
+  FileSegment file;
 
   PollConn() = default;
   ~PollConn();

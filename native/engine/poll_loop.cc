@@ -23,6 +23,13 @@ static constexpr int kAcceptBatch = 128;     // connections accepted per wake-up
 static constexpr int kAcceptPauseMs = 100;   // after EMFILE and the like
 static constexpr int kLingerMs = 2000;       // how long a closing connection waits for the peer's EOF
 static constexpr size_t kHighWater = 65536;  // Write asks the app to wait above this much queued output
+static constexpr uint64_t kFileTurn = 2u << 20;  // file bytes one connection sends per turn (nginx's sendfile_max_chunk)
+
+#ifdef MSG_MORE
+static constexpr int kMsgMore = MSG_MORE;
+#else
+static constexpr int kMsgMore = 0;
+#endif
 
 int64_t PollLoop::NowMs() {
   struct timespec ts;
@@ -167,6 +174,13 @@ void PollLoop::RunPending() {
     Drive(c);
   }
   resume_.clear();
+  // Files that yielded: one more turn each (those that yield again wait for the next call).
+  std::vector<uint32_t> sending;
+  sending.swap(sending_);
+  for (uint32_t id : sending) {
+    PollConn* c = Find(id);
+    if (c && c->state == ConnState::kFile && !c->write_blocked) PumpFile(c);
+  }
   Sweep();
   if (stopping_ && conns_.empty() && graveyard_.empty()) {
     stopped_ = true;
@@ -176,7 +190,7 @@ void PollLoop::RunPending() {
 
 bool PollLoop::HasPendingWork() const {
   if (!started_ || stopped_) return false;
-  return !resume_.empty() || !graveyard_.empty() || (stopping_ && conns_.empty());
+  return !resume_.empty() || !sending_.empty() || !graveyard_.empty() || (stopping_ && conns_.empty());
 }
 
 int64_t PollLoop::NextDeadline() const {
@@ -342,7 +356,10 @@ int PollLoop::Send(PollConn* c, const Piece* pieces, int n) {
   msg.msg_iov = iov;
   msg.msg_iovlen = k;
   // One sendmsg for head and body: no copy of the body, no second write.
-  do w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+  // MSG_MORE while a file follows the head: the kernel waits for the
+  // file's first bytes, and a small file leaves in one segment with it.
+  int flags = MSG_NOSIGNAL | (c->file.active() && c->file.left ? kMsgMore : 0);
+  do w = sendmsg(c->fd, &msg, flags);
   while (w < 0 && errno == EINTR);
   if (w < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -377,7 +394,8 @@ void PollLoop::OnWritable(PollConn* c) {
     handler_->OnDrain(c->id);
     if (c->closed) return;
   }
-  if (c->state == ConnState::kFlush) AfterResponse(c);
+  if (c->state == ConnState::kFile) PumpFile(c);
+  else if (c->state == ConnState::kFlush) AfterResponse(c);
   else if (c->state == ConnState::kHead || c->state == ConnState::kBody) ArmReadDeadline(c, true);
 }
 
@@ -440,6 +458,7 @@ void PollLoop::CloseConn(PollConn* c) {
   DeadlineList::Unlink(c);
   conns_.erase(c->id);
   c->FreeInput();
+  c->file.Close();
   std::string().swap(c->out);
   c->out_off = 0;
   graveyard_.push_back(c);  // freed by Sweep, outside any batch that may name it
@@ -490,6 +509,52 @@ int64_t PollLoop::Respond(uint32_t id, const http::ResponseHead& head, const cha
   if (Send(c, p, 1) < 0) return -ENOTCONN;
   ResponseDone(c);
   return bytes;
+}
+
+int64_t PollLoop::RespondFile(uint32_t id, const http::ResponseHead& head, FileSegment* file) {
+  PollConn* c = Find(id);
+  if (!c || c->state != ConnState::kApp) {
+    file->Close();
+    return c ? -EALREADY : -ENOTCONN;
+  }
+  now_ = NowMs();
+  if (!c->QueueHead(head, static_cast<int64_t>(file->left), !stopping_)) return -EINVAL;
+  c->file = *file;
+  file->fd = -1;  // the connection owns it now
+  if (!c->send_body) {
+    c->file.Close();
+    c->file.left = 0;
+  }
+  int64_t bytes = static_cast<int64_t>(c->file.left);
+  c->body_bytes = static_cast<uint64_t>(bytes);
+  c->state = ConnState::kFile;
+  int r = Send(c, nullptr, 0);
+  if (r < 0) return -ENOTCONN;
+  if (r == 0) PumpFile(c);  // else the writable edge goes on (OnWritable)
+  return bytes;
+}
+
+void PollLoop::PumpFile(PollConn* c) {
+  if (!c->file.active()) {  // nothing (left) to send: HEAD, or done
+    ResponseDone(c);
+    return;
+  }
+  switch (SendFileSome(c->fd, &c->file, kFileTurn)) {
+    case FileStep::kDone:
+      ResponseDone(c);
+      return;
+    case FileStep::kBlocked:
+      c->write_blocked = true;
+      io_.Push(c, now_);  // a peer that stops reading is closed after the timeout
+      return;
+    case FileStep::kYield:
+      sending_.push_back(c->id);
+      return;
+    case FileStep::kChanged:
+    case FileStep::kFailed:
+      CloseConn(c);
+      return;
+  }
 }
 
 int PollLoop::Write(uint32_t id, const char* data, size_t len) {

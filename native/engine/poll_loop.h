@@ -76,6 +76,15 @@ class PollLoop {
   // connection is gone, -EINVAL for an invalid field (nothing was sent: the
   // app may respond again), -EALREADY when not waiting for a response.
   int64_t Respond(uint32_t id, const http::ResponseHead& head, const char* body, int64_t body_length);
+  // Like Respond, with a file as the whole body: *file (offset, left bytes,
+  // the stat the head was built from) is taken over, and sent with
+  // sendfile(2) after the head, at most kFileTurn bytes per turn of the
+  // loop so one download does not hold up other connections. A file that
+  // changed during the transfer closes the connection (file_send.h).
+  // Returns the body bytes the response carries, -ENOTCONN, -EALREADY
+  // (the file is closed), or -EINVAL (invalid field: nothing was sent and
+  // the file is still the caller's).
+  int64_t RespondFile(uint32_t id, const http::ResponseHead& head, FileSegment* file);
   // Sends part of a streamed body (chunk-framed when the framing says so).
   // Returns 1 (go on), 0 (output is above the high-water mark: wait for
   // OnDrain), -ENOTCONN (gone) or -EALREADY (no stream in progress).
@@ -122,6 +131,8 @@ class PollLoop {
   void OnWritable(PollConn* c);
   // Writes queued output then pieces, queueing the rest; returns 0 (all out), 1 (queued) or -1 (closed).
   int Send(PollConn* c, const Piece* pieces, int n);
+  // Sends c's file as far as the socket takes it this turn (kFile).
+  void PumpFile(PollConn* c);
   // The app finished the response: flush, then AfterResponse.
   void ResponseDone(PollConn* c);
   // The response is out: next request (keep-alive) or close.
@@ -159,6 +170,7 @@ class PollLoop {
 
   std::unordered_map<uint32_t, PollConn*> conns_;
   std::vector<uint32_t> resume_;     // connections with a buffered next request
+  std::vector<uint32_t> sending_;    // files that yielded their turn: go on in RunPending
   std::vector<PollConn*> graveyard_; // closed, freed by Sweep
   DeadlineList idle_;    // keep-alive: waiting for the first byte of a request
   DeadlineList io_;      // head, body and blocked output must progress in time

@@ -8,6 +8,7 @@ namespace engine {
 
 static volatile sig_atomic_t g_fd = -1;
 static volatile sig_atomic_t g_started = 0;
+static unsigned g_seconds = 0;  // armed for this long; 0: disarmed
 
 // The same body as the poll engine's timeout answer (src/engines/poll.ts).
 #define WATCHDOG_BODY "request timed out (503)\n"
@@ -27,6 +28,7 @@ static void OnAlarm(int) {
 void WatchdogArm(int fd, unsigned seconds) {
   g_fd = fd;
   g_started = 0;
+  g_seconds = seconds;
   if (seconds == 0) {
     alarm(0);
     return;
@@ -41,7 +43,12 @@ void WatchdogArm(int fd, unsigned seconds) {
 
 void WatchdogResponseStarted() { g_started = 1; }
 
+void WatchdogProgress() {
+  if (g_seconds) alarm(g_seconds);
+}
+
 void WatchdogDisarm() {
+  g_seconds = 0;
   alarm(0);
   g_fd = -1;
 }

@@ -14,6 +14,9 @@ constexpr int kWatchdogExit = 124;  // the status timeout(1) uses
 void WatchdogArm(int fd, unsigned seconds);
 // The response began: the watchdog will close, not answer 503.
 void WatchdogResponseStarted();
+// A long response made progress (a file transfer): the deadline starts
+// again, so --timeout bounds silence, not the length of a download.
+void WatchdogProgress();
 // Disarms the alarm.
 void WatchdogDisarm();
 

@@ -2,7 +2,8 @@
 import type { RequestListener } from 'node:http';
 import { runFetch } from './fetch.js';
 import { bindInterface, type InterfaceName, type TypedApp } from './interface.js';
-import type { App, FetchApp, Handler } from './types.js';
+import type { App, AppResponse, FetchApp, Handler } from './types.js';
+import { staticListener } from '../static/node.js';
 import { runWsgi } from './wsgi.js';
 
 export type { App, AppResponse, Environ, FetchApp, Handler, RequestInfo, StartResponse, WsgiApp } from './types.js';
@@ -15,7 +16,7 @@ export { bindInterface, INTERFACES, type InterfaceName, type TypedApp } from './
  * (docs/interfaces.md).
  */
 export type Served =
-  | { interface: 'wsgi' | 'fetch'; handler: Handler }
+  | { interface: 'wsgi' | 'fetch' | 'static'; handler: Handler }
   | { interface: 'node'; listener: RequestListener };
 
 /** True for a Fetch-style app (an object with a fetch method). */
@@ -29,6 +30,15 @@ export function toServed(typed: TypedApp): Served {
     case 'fetch': { const app = typed.app; return { interface: 'fetch', handler: (req) => runFetch(app, req) }; }
     case 'wsgi': { const app = typed.app; return { interface: 'wsgi', handler: (req) => runWsgi(app, req) }; }
     case 'node': return { interface: 'node', listener: typed.app };
+    case 'static': {
+      const files = typed.app;
+      const inner = typed.inner && toServed(typed.inner);
+      // Alone, the files answer everything (404, 405 included).
+      if (!inner) return { interface: 'static', handler: (req) => files.respond(req) as AppResponse };
+      if (inner.interface === 'node') return { interface: 'node', listener: staticListener(files, inner.listener) };
+      const next = inner.handler;
+      return { interface: inner.interface, handler: (req) => files.respond(req) ?? next(req) };
+    }
   }
 }
 

@@ -13,6 +13,7 @@
  */
 import type { RequestListener } from 'node:http';
 import type { App, FetchApp, WsgiApp } from './types.js';
+import { StaticApp } from '../static/serve-static.js';
 
 export type InterfaceName = 'wsgi' | 'fetch' | 'node';
 export const INTERFACES: readonly (InterfaceName | 'auto')[] = ['auto', 'wsgi', 'fetch', 'node'];
@@ -21,7 +22,9 @@ export const INTERFACES: readonly (InterfaceName | 'auto')[] = ['auto', 'wsgi', 
 export type TypedApp =
   | { interface: 'wsgi'; app: WsgiApp }
   | { interface: 'fetch'; app: FetchApp }
-  | { interface: 'node'; app: RequestListener };
+  | { interface: 'node'; app: RequestListener }
+  /** serveStatic(): files, in front of the app they are composed with (bound to the interface asked for). */
+  | { interface: 'static'; app: StaticApp; inner?: TypedApp };
 
 const isFunction = (v: unknown): v is (...args: unknown[]) => unknown => typeof v === 'function';
 const has = (v: unknown, name: string): boolean => v != null && isFunction((v as Record<string, unknown>)[name]);
@@ -35,7 +38,7 @@ const isKoa = (v: unknown): v is { callback(): RequestListener } => typeof v ===
  * for among a module's exports; bindInterface then decides which.
  */
 export function looksLikeApp(v: unknown): boolean {
-  return isFunction(v) || (typeof v === 'object' && (has(v, 'fetch') || has(v, 'callback')));
+  return isFunction(v) || v instanceof StaticApp || (typeof v === 'object' && (has(v, 'fetch') || has(v, 'callback')));
 }
 
 /**
@@ -78,6 +81,7 @@ function detect(app: unknown): InterfaceName | string {
  */
 export function bindInterface(app: App | RequestListener | unknown, name: InterfaceName | 'auto' = 'auto'): TypedApp {
   if (!INTERFACES.includes(name)) throw new TypeError(`Unknown interface "${name}": expected one of ${INTERFACES.join(', ')}`);
+  if (app instanceof StaticApp) return { interface: 'static', app, inner: app.app === undefined ? undefined : bindInterface(app.app, name) };
   let chosen: InterfaceName;
   if (name === 'auto') {
     const found = detect(app);

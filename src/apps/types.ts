@@ -54,14 +54,16 @@ export interface FetchApp {
 
 export type App = WsgiApp | FetchApp;
 
+import type { FileBody } from './file-body.js';
+
 /** What a served request produced, before framing: the engine adds Date, Server, Content-Length or chunked. */
 export interface AppResponse {
   status: number;
   reason?: string;
   /** Flat [name, value, name, value...] */
   headers: string[];
-  /** A whole body, or a stream of chunks of unknown total length. */
-  body: Buffer | AsyncIterable<Buffer>;
+  /** A whole body, a stream of chunks of unknown total length, or a range of an open file (sent with sendfile(2)). */
+  body: Buffer | AsyncIterable<Buffer> | FileBody;
 }
 
 /** One request as the engine read it. */

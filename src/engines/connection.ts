@@ -8,6 +8,7 @@ import { native } from '../native.js';
 import type { AppResponse, Handler, RequestInfo } from '../apps/index.js';
 import { INTERNAL_ERROR, header } from '../apps/responses.js';
 import type { Logger } from '../log.js';
+import { FileBody } from '../apps/file-body.js';
 
 /** Limits and timeouts of the HTTP reader (RFC 9112 statuses in parentheses). */
 export interface HttpLimits {
@@ -30,6 +31,8 @@ export interface HttpLimits {
 export interface NativeConnection {
   readRequest(): null | { rejected: number } | { method: string; target: string; minorVersion: number; headers: string[]; body: Buffer; keepAlive: boolean };
   writeHead(status: number, reason: string | undefined, headers: string[], body?: Buffer | null): void;
+  /** Writes the head, then the file range with sendfile(2); closes its descriptor (unless TypeError: invalid field). Throws SystemError 'sendfile'. */
+  writeFile(status: number, reason: string | undefined, headers: string[], file: FileBody): void;
   write(chunk: Buffer): void;
   end(): void;
   close(): void;
@@ -86,6 +89,9 @@ export async function serveConnection(fd: number, ctx: ConnectionContext): Promi
         if (Buffer.isBuffer(res.body)) {
           conn.writeHead(res.status, res.reason, res.headers, res.body);
           headWritten = true;
+        } else if (res.body instanceof FileBody) {
+          conn.writeFile(res.status, res.reason, res.headers, res.body);
+          headWritten = true;
         } else {
           conn.writeHead(res.status, res.reason, res.headers, null);
           headWritten = true;
@@ -93,11 +99,15 @@ export async function serveConnection(fd: number, ctx: ConnectionContext): Promi
           conn.end();
         }
       } catch (err) {
-        if ((err as { syscall?: string }).syscall === 'write') break; // the peer went away
+        // The peer went away, or a file changed while it was sent (ESTALE): the connection ends here.
+        const syscall = (err as { syscall?: string }).syscall;
+        if ((err as { code?: string }).code === 'ESTALE') ctx.log.error(`${raw.method} ${raw.target}: the file changed while it was sent: connection closed`);
+        if (syscall === 'write' || syscall === 'sendfile') break;
         ctx.log.error(`Error writing response to ${raw.method} ${raw.target}: ${(err as Error)?.stack ?? String(err)}`);
         // A refused head (invalid field) sent nothing: answer 500. A body that
         // failed midway can only be cut short: close the connection.
         if (headWritten) break;
+        if (res.body instanceof FileBody) res.body.close();
         status = 500;
         conn.writeHead(500, undefined, INTERNAL_ERROR.headers, INTERNAL_ERROR.body as Buffer);
       }

@@ -8,11 +8,10 @@
 import cluster from 'node:cluster';
 import http from 'node:http';
 import type { AppResponse, RequestInfo } from '../apps/index.js';
-import { INTERNAL_ERROR, header } from '../apps/responses.js';
+import { INTERNAL_ERROR } from '../apps/responses.js';
+import { writeResponse } from './node-response.js';
 import { createHttpServer, guardListener, type ListenerOptions } from './listener.js';
 import type { EngineContext } from './types.js';
-
-const hasHeader = (headers: string[], name: string) => header(headers, name) !== undefined;
 
 /**
  * The server of one process: a Node request listener as it is (guarded:
@@ -60,25 +59,9 @@ function createServer(ctx: EngineContext, listenerOptions: ListenerOptions = {})
       log.error(`Error handling request ${info.method} ${info.target}: ${(err as Error)?.stack ?? String(err)}`);
       out = INTERNAL_ERROR;
     }
-    const headers = hasHeader(out.headers, 'server') ? out.headers : ['Server', 'forkserve', ...out.headers];
     let bytes = 0;
     try {
-      if (Buffer.isBuffer(out.body)) {
-        const headUnknown = info.method === 'HEAD' && out.body.length === 0; // as native/http/response.cc
-        // RFC 9110 §8.6: never a Content-Length on 1xx, 204 or 304.
-        const noContent = out.status < 200 || out.status === 204 || out.status === 304;
-        if (!headUnknown && !noContent && !hasHeader(headers, 'content-length') && !hasHeader(headers, 'transfer-encoding')) headers.push('Content-Length', String(out.body.length));
-        res.writeHead(out.status, out.reason, headers);
-        res.end(out.body);
-        bytes = out.body.length;
-      } else {
-        res.writeHead(out.status, out.reason, headers);
-        for await (const chunk of out.body) {
-          bytes += chunk.length;
-          res.write(chunk);
-        }
-        res.end();
-      }
+      bytes = await writeResponse(res, info.method, out);
     } catch (err) {
       log.error(`Error writing response to ${info.method} ${info.target}: ${(err as Error)?.stack ?? String(err)}`);
       if (!res.headersSent) res.writeHead(500).end();

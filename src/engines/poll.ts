@@ -12,6 +12,7 @@ import { native, type RawRequest } from '../native.js';
 import { sigaction, type SignalName } from '../signals.js';
 import type { AppResponse, RequestInfo } from '../apps/index.js';
 import { INTERNAL_ERROR, TIMED_OUT, header } from '../apps/responses.js';
+import { FileBody } from '../apps/file-body.js';
 import type { HttpLimits } from './connection.js';
 import { runNode } from './node.js';
 import type { EngineContext } from './types.js';
@@ -60,6 +61,14 @@ export interface NativePollServer {
    * invalid field (nothing was sent; respond again).
    */
   respond(connId: number, status: number, reason: string | undefined, headers: string[], body: Buffer | null): number;
+  /**
+   * Like respond(), with a file range as the body, sent natively with
+   * sendfile(2) at most 2 MiB per turn of the loop. The descriptor is the
+   * connection's from then on (closed when sent or gone), unless this
+   * throws TypeError (invalid field: nothing was sent). A file that changes
+   * during the transfer closes the connection short of its Content-Length.
+   */
+  respondFile(connId: number, status: number, reason: string | undefined, headers: string[], file: FileBody): number;
   /** Sends part of a streamed body. Returns 1 (go on), 0 (wait for onDrain), -1 (the connection is gone). */
   write(connId: number, chunk: Buffer): number;
   /** Ends a streamed body. Returns its body bytes, or -1 when the connection is gone. */
@@ -194,6 +203,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
       // Gone from the map: the sweep answered 503. (A connection's next request
       // is only parsed once this response ends, so connId is this request's.)
       if (waiting.delete(connId)) send(connId, req, res);
+      else if (res.body instanceof FileBody) res.body.close();
     });
   }
 
@@ -205,6 +215,9 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
     try {
       if (Buffer.isBuffer(res.body)) {
         bytes = server.respond(connId, res.status, res.reason, res.headers, res.body);
+        headSent = true;
+      } else if (res.body instanceof FileBody) {
+        bytes = server.respondFile(connId, res.status, res.reason, res.headers, res.body);
         headSent = true;
       } else {
         bytes = server.respond(connId, res.status, res.reason, res.headers, null);
@@ -225,6 +238,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
       if (headSent) {
         server.close(connId);
       } else {
+        if (res.body instanceof FileBody) res.body.close();
         status = 500;
         bytes = server.respond(connId, 500, undefined, INTERNAL_ERROR.headers, INTERNAL_ERROR.body as Buffer);
       }
