@@ -17,13 +17,28 @@ const LARGE_PAGES = '--use-largepages=silent';
 // The node engine never forks Node (node:cluster spawns fresh processes):
 // it runs as plain Node, the baseline the other engines are compared with.
 const args = process.argv.slice(2);
+
+/**
+ * The listening sockets this process was given, which must survive the
+ * re-exec: systemd's (LISTEN_FDS for this pid, sd_listen_fds(3)) and
+ * --bind fd://N.
+ */
+function inheritedSockets(argv) {
+  const keep = [];
+  if (Number(process.env.LISTEN_PID) === process.pid) for (let i = 0; i < Number(process.env.LISTEN_FDS) || 0; i++) keep.push(3 + i);
+  argv.forEach((a, i) => {
+    const v = a.startsWith('--bind=') ? a.slice(7) : (a === '--bind' || a === '-b') ? argv[i + 1] ?? '' : '';
+    if (/^fd:\/\/\d+$/.test(v)) keep.push(Number(v.slice(5)));
+  });
+  return keep;
+}
 const engineAt = args.findIndex((a) => a === '--engine' || a === '-k');
 const engine = engineAt >= 0 ? args[engineAt + 1] : args.find((a) => a.startsWith('--engine='))?.slice(9);
 if (!process.execArgv.includes(FLAG) && process.env.FORKSERVE_NO_REEXEC !== '1' && engine !== 'node') {
   const { execv } = await import('../dist/posix.js');
   const self = fileURLToPath(import.meta.url);
   const pages = process.execArgv.some((a) => a.startsWith('--use-largepages')) ? [] : [LARGE_PAGES];
-  execv(process.execPath, [process.execPath, FLAG, ...pages, ...process.execArgv, self, ...process.argv.slice(2)]);
+  execv(process.execPath, [process.execPath, FLAG, ...pages, ...process.execArgv, self, ...process.argv.slice(2)], inheritedSockets(args));
 }
 
 const { main } = await import('../dist/cli.js');

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { bindInterface, INTERFACES, type InterfaceName } from './apps/index.js';
 import { AppNotFoundError, loadApp } from './load.js';
-import { BindSyntaxError, parseBind } from './listen.js';
+import { BindSyntaxError, parseBindTarget } from './listen.js';
 import { serve, ENGINES, type EngineName } from './serve.js';
 import { serveStatic, type StaticApp, type StaticOptions } from './static/serve-static.js';
 
@@ -29,9 +29,12 @@ const USAGE = `Usage:
                                        the forking load client (docs/lessons.md)
 
 Options:
-  -b, --bind HOST:PORT     address to listen on (default 127.0.0.1:8888)
+  -b, --bind ADDRESS       where to listen (default 127.0.0.1:8888): HOST:PORT, [IPv6]:PORT,
+                           :PORT (all IPv4 interfaces), PORT (127.0.0.1), unix:PATH (an AF_UNIX
+                           socket, mode 0666, a stale one replaced), fd://N (an inherited
+                           listening socket). Sockets systemd passes (LISTEN_FDS) come first
       --backlog N          listen(2) backlog (default 2048)
-  -b forms: HOST:PORT, [IPv6]:PORT, :PORT (all IPv4 interfaces), PORT (127.0.0.1)
+      --pid FILE           write the master's pid to FILE while serving
   -k, --engine NAME        ${ENGINES.join(' | ')} (default fork)
   -i, --interface NAME     ${INTERFACES.join(' | ')} (default auto): wsgi app(environ, startResponse),
                            fetch { fetch(request) }, node (req, res) listener (Express, Koa)
@@ -168,6 +171,7 @@ async function run(argv: string[]): Promise<number> {
       'limit-headers-size': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'no-access-log': { type: 'boolean' },
+      pid: { type: 'string' },
       static: { type: 'string', multiple: true },
       'static-listing': { type: 'boolean' },
       'static-follow-symlinks': { type: 'boolean' },
@@ -196,8 +200,9 @@ async function run(argv: string[]): Promise<number> {
   if (!ENGINES.includes(engine)) throw new UsageError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
   const iface = (values.interface ?? 'auto') as InterfaceName | 'auto';
   if (!INTERFACES.includes(iface)) throw new UsageError(`Unknown interface "${iface}": expected one of ${INTERFACES.join(', ')}`);
-  const { host, port, allInterfaces } = parseBind(values.bind ?? '127.0.0.1:8888');
-  if (allInterfaces) process.stderr.write(`forkserve: --bind ${values.bind} listens on every ${host === '::' ? 'IPv6' : 'IPv4'} interface of this machine, not only loopback\n`);
+  const bind = values.bind ?? '127.0.0.1:8888';
+  const target = parseBindTarget(bind);
+  if (target.kind === 'tcp' && target.allInterfaces) process.stderr.write(`forkserve: --bind ${bind} listens on every ${target.host === '::' ? 'IPv6' : 'IPv4'} interface of this machine, not only loopback\n`);
   const spec: string | undefined = positionals[0];
   const loaded = spec === undefined ? undefined : (await loadApp(spec)).app;
   // An interface that cannot be told is a usage error, found before anything listens.
@@ -222,8 +227,8 @@ async function run(argv: string[]): Promise<number> {
     engine,
     interface: iface,
     appName: spec ?? 'static',
-    host,
-    port,
+    bind,
+    pidFile: values.pid,
     backlog: int('backlog', values.backlog, 1),
     maxChildren: int('max-children', values['max-children']),
     workers: int('workers', values.workers, 1),

@@ -52,8 +52,9 @@ export interface NativeBinding {
   socketpair(domain: number, type: number): [number, number];
   setsockopt(fd: number, level: number, name: number, value: number | boolean): void;
   getsockopt(fd: number, level: number, name: number): number;
-  bind(fd: number, host: string, port: number): void;
-  connect(fd: number, host: string, port: number): void;
+  bind(fd: number, host: string, port?: number): void;
+  connect(fd: number, host: string, port?: number): void;
+  sendto(fd: number, buf: Buffer, path: string): number;
   listen(fd: number, backlog: number): void;
   accept(fd: number): { fd: number; address: RawAddress };
   getsockname(fd: number): RawAddress;
@@ -74,7 +75,7 @@ export interface NativeBinding {
   kill(pid: number, signal: number): void;
   getrlimit(resource: number): { soft: number; hard: number };
   setrlimit(resource: number, soft: number, hard: number): void;
-  execv(path: string, args: string[]): never;
+  execv(path: string, args: string[], keep?: number[]): never;
   alarm(seconds: number): number;
   constants: Record<string, number>;
   sigaction(signal: string | number, restart: boolean): void;

@@ -62,14 +62,31 @@ export function getsockopt(fd: number, level: number, name: number): number {
   return native.getsockopt(fd, level, name);
 }
 
-/** bind(2) to a numeric IPv4/IPv6 `host` and `port` (0 picks a free port). Codes: EADDRINUSE, EACCES, EINVAL (also for a non-numeric host). */
-export function bind(fd: number, host: string, port: number): void {
+/**
+ * bind(2). An AF_INET/AF_INET6 socket takes a numeric `host` and a `port`
+ * (0 picks a free port); an AF_UNIX socket takes a path and no port
+ * (`'@name'` is Linux's abstract namespace, unix(7)). Codes: EADDRINUSE,
+ * EACCES, EINVAL (a non-numeric host, a path longer than sun_path),
+ * ENOENT (no such directory for the path). RangeError for a port outside
+ * 0..65535.
+ */
+export function bind(fd: number, host: string, port?: number): void {
   native.bind(fd, host, port);
 }
 
-/** connect(2) to a numeric host and port; blocking. Codes: ECONNREFUSED, ETIMEDOUT, EINTR, EINVAL. */
-export function connect(fd: number, host: string, port: number): void {
+/** connect(2) to a numeric host and port, or (no port) an AF_UNIX path; blocking. Codes: ECONNREFUSED, ENOENT, ETIMEDOUT, EINTR, EINVAL. */
+export function connect(fd: number, host: string, port?: number): void {
   withSignals(() => native.connect(fd, host, port));
+}
+
+/**
+ * sendto(2): one datagram from `buf` to the AF_UNIX `path` ('@name':
+ * abstract), on an AF_UNIX SOCK_DGRAM socket; returns the bytes sent. The
+ * call sd_notify(3) makes. Codes: ECONNREFUSED, ENOENT, EAGAIN, EINVAL
+ * (a path longer than sun_path).
+ */
+export function sendto(fd: number, buf: Buffer, path: string): number {
+  return native.sendto(fd, buf, path);
 }
 
 /** listen(2) with a `backlog` of pending connections. Codes: EADDRINUSE, EBADF, EOPNOTSUPP. */
@@ -217,9 +234,14 @@ export function setrlimit(resource: number, limits: { soft: number; hard: number
   native.setrlimit(resource, limits.soft, limits.hard);
 }
 
-/** execv(3): replaces the process image; returns only by throwing. Codes: ENOENT, EACCES, ENOEXEC. */
-export function execv(path: string, args: string[]): never {
-  return native.execv(path, args);
+/**
+ * execv(3): replaces the process image; returns only by throwing.
+ * Descriptors 0-2, and those in `keep`, are inherited (FD_CLOEXEC cleared:
+ * Node sets it on every descriptor it inherited). Codes: ENOENT, EACCES,
+ * ENOEXEC.
+ */
+export function execv(path: string, args: string[], keep: number[] = []): never {
+  return native.execv(path, args, keep);
 }
 
 /** alarm(2): SIGALRM after `seconds` (0 cancels); returns the seconds left on the previous alarm. */

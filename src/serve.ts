@@ -4,7 +4,9 @@
 import type { RequestListener } from 'node:http';
 import { installLightweightResponse } from './apps/response.js';
 import { bindInterface, toServed, type App, type InterfaceName, type Served } from './apps/index.js';
-import { listenSocket } from './listen.js';
+import { openListener, parseBindTarget, systemdListener, systemdListenFds, type Listener } from './listen.js';
+import { sdNotify } from './notify.js';
+import fs from 'node:fs';
 import type { StaticApp } from './static/serve-static.js';
 import { createLogger, type Logger } from './log.js';
 import { close, getpid, type SockAddr } from './posix.js';
@@ -28,6 +30,14 @@ export interface ServeOptions extends EngineOptions {
   host?: string;
   /** TCP port; 0 picks a free one. Default 8888. */
   port?: number;
+  /**
+   * Where to listen, as --bind takes it (overrides host and port):
+   * HOST:PORT, [IPv6]:PORT, :PORT, PORT, unix:PATH, fd://N. Sockets
+   * passed by systemd (LISTEN_FDS, sd_listen_fds(3)) take precedence.
+   */
+  bind?: string;
+  /** Write the master's pid to this file while serving (removed at exit), as gunicorn's --pid. */
+  pidFile?: string;
   /** listen(2) backlog. Default 2048 (gunicorn's). */
   backlog?: number;
   /** Write access-log lines. Default true. */
@@ -81,13 +91,18 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   }
   // Warm up and settle before listening: the first "Listening at" line means ready.
   if (engine !== 'node') await prepareToFork(log);
-  const { fd, address } = listenSocket({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8888, backlog: opts.backlog ?? 2048 });
-  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  log.info(`Listening at: http://${shown}:${address.port} (${getpid()})`);
+  const listener = listenerFor(opts);
+  const { fd, address } = listener;
+  log.info(`Listening at: ${listener.label} (${getpid()})${listener.inherited === 'systemd' ? ` (socket from systemd, fd ${fd})` : ''}`);
   log.info(`Using engine: ${engine}${opts.workers ? ` with ${opts.workers} workers` : ''}`);
   opts.onListening?.(address);
   process.title = `forkserve: master [${name}]`;
-  const ctx: EngineContext = { listenFd: fd, app: served, log, serverName: address.address, serverPort: address.port, options: opts };
+  if (opts.pidFile) fs.writeFileSync(opts.pidFile, `${getpid()}\n`);
+  const master = getpid();
+  // An AF_UNIX peer has no address: SERVER_NAME is the Host header's business then.
+  const unix = address.family === 'unix';
+  const ctx: EngineContext = { listenFd: fd, app: served, log, serverName: unix ? 'localhost' : address.address, serverPort: unix ? 0 : address.port, options: opts };
+  sdNotify(`READY=1\nMAINPID=${master}`, (m) => log.error(m));
   try {
     switch (engine) {
       case 'iterative': await runIterative(ctx); break;
@@ -111,5 +126,28 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   } finally {
     // node:http's server took the descriptor over (listen({ fd })) and closed it.
     if (engine !== 'node') close(fd);
+    if (getpid() === master) {
+      sdNotify('STOPPING=1', (m) => log.error(m));
+      listener.cleanup();
+      if (opts.pidFile) removePidFile(opts.pidFile);
+    }
+  }
+}
+
+/** The socket to serve: systemd's (LISTEN_FDS), else what `bind` (or host and port) names. Throws SystemError as openListener, TypeError for several systemd sockets. */
+function listenerFor(opts: ServeOptions): Listener {
+  const fds = systemdListenFds();
+  if (fds.length > 1) throw new TypeError(`systemd passed ${fds.length} sockets (LISTEN_FDS=${fds.length}); forkserve serves one: give the .socket unit a single ListenStream=`);
+  if (fds.length === 1) return systemdListener(fds[0]);
+  const target = opts.bind !== undefined ? parseBindTarget(opts.bind) : { kind: 'tcp' as const, host: opts.host ?? '127.0.0.1', port: opts.port ?? 8888, allInterfaces: false };
+  return openListener(target, { backlog: opts.backlog ?? 2048 });
+}
+
+/** Removes the pid file if it still holds this process's pid (a successor may have replaced it). */
+function removePidFile(file: string): void {
+  try {
+    if (Number(fs.readFileSync(file, 'utf8').trim()) === getpid()) fs.unlinkSync(file);
+  } catch {
+    // gone already
   }
 }

@@ -87,7 +87,9 @@ describe('forkserve command errors', () => {
   it.each([
     [['--bind', '127.0.0.1:70000'], 'Invalid --bind "127.0.0.1:70000": port 70000 is out of range (0 to 65535)'],
     [['--bind', '127.0.0.1:http'], 'Invalid --bind "127.0.0.1:http": the port "http" is not a number (expected HOST:PORT, [IPv6]:PORT, :PORT or PORT)'],
-    [['--bind', '::1:8080'], 'Invalid --bind "::1:8080": expected HOST:PORT, [IPv6]:PORT, :PORT (all interfaces) or PORT'],
+    [['--bind', '::1:8080'], 'Invalid --bind "::1:8080": expected HOST:PORT, [IPv6]:PORT, :PORT (all interfaces), PORT, unix:PATH or fd://N'],
+    [['--bind', 'unix:'], 'Invalid --bind "unix:": no path after unix: (expected HOST:PORT, [IPv6]:PORT, :PORT (all interfaces), PORT, unix:PATH or fd://N)'],
+    [['--bind', 'fd://x'], 'Invalid --bind "fd://x": fd://N takes a descriptor number (expected HOST:PORT, [IPv6]:PORT, :PORT (all interfaces), PORT, unix:PATH or fd://N)'],
     [['--engine', 'threads'], 'Unknown engine "threads": expected one of iterative, fork, prefork, poll, node'],
     [['--interface', 'asgi'], 'Unknown interface "asgi": expected one of auto, wsgi, fetch, node'],
     [['--workers', 'many'], '--workers must be an integer >= 1, got "many"'],

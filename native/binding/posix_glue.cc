@@ -88,20 +88,36 @@ static Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), value);
 }
 
+// The port argument of bind/connect: 0..65535, or -1 when absent (an AF_UNIX path).
+static int ArgPort(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined()) return -1;
+  int port = ArgInt(info, i, "port");
+  if (port < 0 || port > 65535) ThrowRangeError(info.Env(), "port must be in 0..65535");
+  return port;
+}
+
+// bind(fd, host, port) for AF_INET/AF_INET6; bind(fd, path) for AF_UNIX.
 static Napi::Value Bind(const Napi::CallbackInfo& info) {
   std::string host = ArgString(info, 1, "host");
-  int port = ArgInt(info, 2, "port");
-  if (port < 0 || port > 65535) ThrowRangeError(info.Env(), "port must be in 0..65535");
-  Check(info.Env(), posix::Bind(ArgFd(info, 0, "fd"), host.c_str(), port), "bind");
+  Check(info.Env(), posix::Bind(ArgFd(info, 0, "fd"), host.c_str(), ArgPort(info, 2)), "bind");
   return info.Env().Undefined();
 }
 
 static Napi::Value Connect(const Napi::CallbackInfo& info) {
   std::string host = ArgString(info, 1, "host");
-  int port = ArgInt(info, 2, "port");
-  if (port < 0 || port > 65535) ThrowRangeError(info.Env(), "port must be in 0..65535");
-  Check(info.Env(), posix::Connect(ArgFd(info, 0, "fd"), host.c_str(), port), "connect");
+  int port = ArgPort(info, 2);
+  int fd = ArgFd(info, 0, "fd");
+  Check(info.Env(), posix::Connect(fd, host.c_str(), port), "connect");
   return info.Env().Undefined();
+}
+
+// sendto(fd, buf, path) -> bytes: one datagram to an AF_UNIX path ("@name": abstract).
+static Napi::Value SendTo(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "fd");
+  if (info.Length() < 2 || !info[1].IsBuffer()) ThrowTypeError(info.Env(), "The \"buffer\" argument must be a Buffer");
+  auto buf = info[1].As<Napi::Buffer<char>>();
+  std::string path = ArgString(info, 2, "path");
+  return Check(info.Env(), posix::SendTo(fd, buf.Data(), buf.Length(), path.c_str()), "sendto");
 }
 
 static Napi::Value Listen(const Napi::CallbackInfo& info) {
@@ -264,7 +280,16 @@ static Napi::Value Execv(const Napi::CallbackInfo& info) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  int r = posix::Execv(path.c_str(), argv.data());
+  std::vector<int> keep;
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array k = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < k.Length(); i++) {
+      Napi::Value v = k.Get(i);
+      if (!v.IsNumber() || v.As<Napi::Number>().Int32Value() < 0) ThrowTypeError(info.Env(), "keep must be an array of descriptors");
+      keep.push_back(v.As<Napi::Number>().Int32Value());
+    }
+  }
+  int r = posix::Execv(path.c_str(), argv.data(), keep.data(), keep.size());
   ThrowSystemError(info.Env(), r, "execv");
 }
 
@@ -314,6 +339,7 @@ void InitPosix(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt, "getsockopt"));
   exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
   exports.Set("connect", Napi::Function::New(env, Connect, "connect"));
+  exports.Set("sendto", Napi::Function::New(env, SendTo, "sendto"));
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
   exports.Set("accept", Napi::Function::New(env, Accept, "accept"));
   exports.Set("getsockname", Napi::Function::New(env, GetSockName, "getsockname"));

@@ -1,6 +1,7 @@
 #include "posix/sys.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -57,8 +58,22 @@ int GetSockOptInt(int fd, int level, int name, int* value) {
 }
 
 // Fills a sockaddr from a numeric host; returns its length or -EINVAL.
+// port < 0: host is an AF_UNIX path, or an abstract name written "@name"
+// (Linux: sun_path starts with a NUL, unix(7)). Too long a path: 0.
 static socklen_t ToSockaddr(const char* host, int port, sockaddr_storage* ss) {
   memset(ss, 0, sizeof *ss);
+  if (port < 0) {
+    auto* un = reinterpret_cast<sockaddr_un*>(ss);
+    size_t n = strlen(host);
+    if (n == 0 || n >= sizeof un->sun_path) return 0;
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, host, n);
+    if (host[0] == '@') {
+      un->sun_path[0] = '\0';
+      return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
+    }
+    return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n + 1);
+  }
   auto* in4 = reinterpret_cast<sockaddr_in*>(ss);
   if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
     in4->sin_family = AF_INET;
@@ -87,7 +102,8 @@ static void FromSockaddr(const sockaddr_storage* ss, SockAddr* out) {
     out->port = ntohs(in6->sin6_port);
   } else if (ss->ss_family == AF_UNIX) {
     auto* un = reinterpret_cast<const sockaddr_un*>(ss);
-    snprintf(out->host, sizeof out->host, "%s", un->sun_path);
+    if (un->sun_path[0] == '\0' && un->sun_path[1] != '\0') snprintf(out->host, sizeof out->host, "@%s", un->sun_path + 1);
+    else snprintf(out->host, sizeof out->host, "%s", un->sun_path);
   }
 }
 
@@ -154,6 +170,17 @@ ssize_t Send(int fd, const void* buf, size_t len, int flags) {
   flags |= MSG_NOSIGNAL;  // a vanished peer is EPIPE, not a process-killing SIGPIPE
 #endif
   return ResultSize(send(fd, buf, len, flags));
+}
+
+ssize_t SendTo(int fd, const void* buf, size_t len, const char* path) {
+  sockaddr_storage ss;
+  socklen_t alen = ToSockaddr(path, -1, &ss);
+  if (alen == 0) return -EINVAL;
+  int flags = 0;
+#ifdef MSG_NOSIGNAL
+  flags |= MSG_NOSIGNAL;
+#endif
+  return ResultSize(sendto(fd, buf, len, flags, reinterpret_cast<sockaddr*>(&ss), alen));
 }
 
 ssize_t WriteAll(int fd, const void* buf, size_t len) {
@@ -250,13 +277,20 @@ int SetRLimit(int resource, int64_t soft, int64_t hard) {
   return Result(setrlimit(resource, &rl));
 }
 
-int Execv(const char* path, char* const argv[]) {
+// Clears FD_CLOEXEC on fd (if it is open).
+static void Inherit(int fd) {
+  int flags = fcntl(fd, F_GETFD);
+  if (flags >= 0 && (flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+}
+
+int Execv(const char* path, char* const argv[], const int* keep, size_t keep_count) {
   // libuv marks the stdio descriptors it opens close-on-exec (and pipes
   // non-blocking); the new image must inherit stdin, stdout and stderr.
-  for (int fd = 0; fd <= 2; fd++) {
-    int flags = fcntl(fd, F_GETFD);
-    if (flags >= 0 && (flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
-  }
+  // Node also marks inherited descriptors close-on-exec at start-up (a
+  // socket systemd passed on fd 3 among them): keep lists those that must
+  // survive.
+  for (int fd = 0; fd <= 2; fd++) Inherit(fd);
+  for (size_t i = 0; i < keep_count; i++) Inherit(keep[i]);
   execv(path, argv);
   return -errno;
 }

@@ -23,10 +23,15 @@ int SocketPair(int domain, int type, int sv[2]);
 int SetSockOptInt(int fd, int level, int name, int value);
 // getsockopt(2) for an int value: returns 0 and sets *value, or -errno.
 int GetSockOptInt(int fd, int level, int name, int* value);
-// bind(2) to a numeric IPv4/IPv6 host: returns 0, -errno, or -EINVAL for a non-numeric host.
+// bind(2) to a numeric IPv4/IPv6 host, or with port < 0 to the AF_UNIX
+// path host ("@name": Linux's abstract namespace): returns 0, -errno, or
+// -EINVAL for a non-numeric host or a path too long for sun_path.
 int Bind(int fd, const char* host, int port);
-// connect(2) to a numeric host: returns 0 or -errno.
+// connect(2), with the addresses of Bind: returns 0 or -errno.
 int Connect(int fd, const char* host, int port);
+// sendto(2) of one datagram to the AF_UNIX path (or "@name"): returns the
+// bytes sent or -errno (-EINVAL for a path too long). sd_notify(3)'s call.
+ssize_t SendTo(int fd, const void* buf, size_t len, const char* path);
 // listen(2): returns 0 or -errno.
 int Listen(int fd, int backlog);
 // accept(2), blocking unless fd is non-blocking: returns the connection
@@ -82,8 +87,9 @@ int Kill(pid_t pid, int sig);
 // getrlimit(2)/setrlimit(2); RLIM_INFINITY is reported as -1. Return 0 or -errno.
 int GetRLimit(int resource, int64_t* soft, int64_t* hard);
 int SetRLimit(int resource, int64_t soft, int64_t hard);
-// execv(3), keeping descriptors 0-2 open across it: only returns on failure, with -errno.
-int Execv(const char* path, char* const argv[]);
+// execv(3), keeping descriptors 0-2 and keep[0..keep_count) open across it
+// (their FD_CLOEXEC cleared): only returns on failure, with -errno.
+int Execv(const char* path, char* const argv[], const int* keep = nullptr, size_t keep_count = 0);
 // alarm(2): returns the seconds left on the previous alarm.
 unsigned Alarm(unsigned seconds);
 

@@ -36,7 +36,9 @@ export async function runFork(ctx: EngineContext): Promise<void> {
   }
   // The child. process.pid is the parent's until corrected.
   Object.defineProperty(process, 'pid', { value: getpid(), configurable: true, enumerable: true, writable: false });
-  process.title = `forkserve: child [${formatHostPort(r.address.address, r.address.port)}]`;
+  // An AF_UNIX peer has no address: the title says the family instead.
+  const peer = r.address.address ? formatHostPort(r.address.address, r.address.port) : 'unix';
+  process.title = `forkserve: child [${peer}]`;
   let code = 0;
   const timeoutSeconds = options.timeout ?? 30;
   const { app } = ctx;
