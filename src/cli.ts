@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { bindInterface, INTERFACES, type InterfaceName } from './apps/index.js';
 import { AppNotFoundError, loadApp } from './load.js';
 import { BindSyntaxError, parseBindTarget } from './listen.js';
+import { compileTrust } from './apps/forwarded.js';
 import { serve, ENGINES, type EngineName } from './serve.js';
 import { serveStatic, type StaticApp, type StaticOptions } from './static/serve-static.js';
 
@@ -35,6 +36,12 @@ Options:
                            listening socket). Sockets systemd passes (LISTEN_FDS) come first
       --backlog N          listen(2) backlog (default 2048)
       --pid FILE           write the master's pid to FILE while serving
+      --proxy-protocol     every connection starts with a PROXY protocol v1/v2 header (HAProxy's
+                           send-proxy-v2): its source is the client (REMOTE_ADDR); a connection
+                           without one is closed unanswered (not with the node engine or interface)
+      --forwarded-allow-ips LIST  peers whose X-Forwarded-For/-Proto and Forwarded fields set
+                           REMOTE_ADDR and the URL scheme (addresses, CIDRs, '*'; default
+                           $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1)
   -k, --engine NAME        ${ENGINES.join(' | ')} (default fork)
   -i, --interface NAME     ${INTERFACES.join(' | ')} (default auto): wsgi app(environ, startResponse),
                            fetch { fetch(request) }, node (req, res) listener (Express, Koa)
@@ -172,6 +179,8 @@ async function run(argv: string[]): Promise<number> {
       'headers-timeout': { type: 'string' },
       'no-access-log': { type: 'boolean' },
       pid: { type: 'string' },
+      'forwarded-allow-ips': { type: 'string' },
+      'proxy-protocol': { type: 'boolean' },
       static: { type: 'string', multiple: true },
       'static-listing': { type: 'boolean' },
       'static-follow-symlinks': { type: 'boolean' },
@@ -200,6 +209,13 @@ async function run(argv: string[]): Promise<number> {
   if (!ENGINES.includes(engine)) throw new UsageError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
   const iface = (values.interface ?? 'auto') as InterfaceName | 'auto';
   if (!INTERFACES.includes(iface)) throw new UsageError(`Unknown interface "${iface}": expected one of ${INTERFACES.join(', ')}`);
+  if (values['forwarded-allow-ips'] !== undefined) {
+    try {
+      compileTrust(values['forwarded-allow-ips']);
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message}. Give addresses or CIDR ranges separated by commas, or '*'`);
+    }
+  }
   const bind = values.bind ?? '127.0.0.1:8888';
   const target = parseBindTarget(bind);
   if (target.kind === 'tcp' && target.allInterfaces) process.stderr.write(`forkserve: --bind ${bind} listens on every ${target.host === '::' ? 'IPv6' : 'IPv4'} interface of this machine, not only loopback\n`);
@@ -229,6 +245,8 @@ async function run(argv: string[]): Promise<number> {
     appName: spec ?? 'static',
     bind,
     pidFile: values.pid,
+    forwardedAllowIps: values['forwarded-allow-ips'],
+    proxyProtocol: values['proxy-protocol'],
     backlog: int('backlog', values.backlog, 1),
     maxChildren: int('max-children', values['max-children']),
     workers: int('workers', values.workers, 1),

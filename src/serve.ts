@@ -6,6 +6,7 @@ import { installLightweightResponse } from './apps/response.js';
 import { bindInterface, toServed, type App, type InterfaceName, type Served } from './apps/index.js';
 import { openListener, parseBindTarget, systemdListener, systemdListenFds, type Listener } from './listen.js';
 import { sdNotify } from './notify.js';
+import { compileTrust, withForwarded, type Trust } from './apps/forwarded.js';
 import fs from 'node:fs';
 import type { StaticApp } from './static/serve-static.js';
 import { createLogger, type Logger } from './log.js';
@@ -38,6 +39,13 @@ export interface ServeOptions extends EngineOptions {
   bind?: string;
   /** Write the master's pid to this file while serving (removed at exit), as gunicorn's --pid. */
   pidFile?: string;
+  /**
+   * Peers whose X-Forwarded-For/X-Forwarded-Proto and Forwarded (RFC 7239)
+   * fields are believed, for WSGI and Fetch apps: comma-separated
+   * addresses or CIDR ranges, '*' for any. Default: $FORWARDED_ALLOW_IPS,
+   * else '127.0.0.1,::1' (gunicorn's). See src/apps/forwarded.ts.
+   */
+  forwardedAllowIps?: string;
   /** listen(2) backlog. Default 2048 (gunicorn's). */
   backlog?: number;
   /** Write access-log lines. Default true. */
@@ -54,6 +62,11 @@ export interface ServeOptions extends EngineOptions {
    * the app (src/apps/interface.ts).
    */
   interface?: InterfaceName | 'auto';
+}
+
+/** A request handler that believes trusted proxies' forwarding fields; a Node listener as it is (Express has its own `trust proxy`). */
+function withProxyTrust(served: Served, trust: Trust): Served {
+  return served.interface === 'node' ? served : { interface: served.interface, handler: withForwarded(served.handler, trust) };
 }
 
 /** Warm-up and quiescence before the first fork (engines/warmup.ts, engines/quiesce.ts). */
@@ -74,7 +87,11 @@ async function prepareToFork(log: Logger): Promise<void> {
 export async function serve(app: App | RequestListener | StaticApp, options: ServeOptions = {}): Promise<void> {
   const engine = options.engine ?? 'fork';
   if (!ENGINES.includes(engine)) throw new TypeError(`Unknown engine "${engine}": expected one of ${ENGINES.join(', ')}`);
-  const served: Served = toServed(bindInterface(app, options.interface ?? 'auto'));
+  const trust = compileTrust(options.forwardedAllowIps ?? process.env.FORWARDED_ALLOW_IPS ?? '127.0.0.1,::1');
+  const served: Served = withProxyTrust(toServed(bindInterface(app, options.interface ?? 'auto')), trust);
+  if (options.proxyProtocol && (engine === 'node' || served.interface === 'node')) {
+    throw new TypeError('--proxy-protocol needs forkserve\'s native HTTP core: it cannot be used with the node engine or a Node request listener (node:http reads those connections)');
+  }
   // A Fetch app's Responses: built lazily, read without a stream (apps/response.ts).
   if (served.interface === 'fetch') installLightweightResponse();
   const name = options.appName ?? 'app';
@@ -110,7 +127,7 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
       case 'prefork': {
         const reload = opts.reload;
         await runPrefork(ctx, reload && (async () => {
-          const next = toServed(bindInterface((await reload()).app, opts.interface ?? 'auto'));
+          const next = withProxyTrust(toServed(bindInterface((await reload()).app, opts.interface ?? 'auto')), trust);
           await prepareToFork(log);
           return next;
         }));

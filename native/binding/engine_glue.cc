@@ -72,6 +72,10 @@ class Connection : public Napi::ObjectWrap<Connection> {
     o.Set("headers", headers);
     o.Set("body", Napi::Buffer<char>::Copy(env, req.body, req.body_len));
     o.Set("keepAlive", conn_->keep_alive());
+    if (const http::ProxyAddress* pa = conn_->proxied()) {  // the client, as the load balancer's PROXY header says
+      o.Set("remoteAddress", pa->host);
+      o.Set("remotePort", pa->port);
+    }
     return o;
   }
 

@@ -41,6 +41,9 @@ engine::Limits LimitsFrom(Napi::Env env, Napi::Value v) {
   Napi::Value ka = o.Get("keepAlive");
   if (!ka.IsUndefined() && !ka.IsBoolean()) ThrowTypeError(env, "The \"keepAlive\" option must be a boolean");
   if (ka.IsBoolean()) l.keep_alive = ka.As<Napi::Boolean>().Value();
+  Napi::Value pp = o.Get("proxyProtocol");
+  if (!pp.IsUndefined() && !pp.IsBoolean()) ThrowTypeError(env, "The \"proxyProtocol\" option must be a boolean");
+  if (pp.IsBoolean()) l.proxy_protocol = pp.As<Napi::Boolean>().Value();
   return l;
 }
 

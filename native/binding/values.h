@@ -19,7 +19,7 @@ double IntOption(Napi::Env env, Napi::Object o, const char* key, double def, dou
 
 // Returns the engine limits from an options object ({ maxRequestLine,
 // maxHeaderBytes, maxHeaders, maxBodyBytes, headersTimeoutMs,
-// keepAliveTimeoutMs, keepAlive }); defaults for what is missing, and for
+// keepAliveTimeoutMs, keepAlive, proxyProtocol }); defaults for what is missing, and for
 // every field when v is undefined. Throws TypeError/RangeError on misuse.
 engine::Limits LimitsFrom(Napi::Env env, Napi::Value v);
 

@@ -29,6 +29,7 @@ static int64_t NowMs() {
 
 Connection::Connection(int fd, const Limits& limits) : fd_(fd), limits_(limits) {
   buf_.resize(16384);
+  proxy_pending_ = limits.proxy_protocol;
   // Head and body may go out in two writes: never let Nagle hold the second.
   posix::SetSockOptInt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 }
@@ -80,7 +81,30 @@ void Connection::Continue100(const Request* req) {
     posix::WriteAll(fd_, kContinue, sizeof kContinue - 1);
 }
 
+bool Connection::ReadProxyHeader() {
+  proxy_pending_ = false;
+  int64_t deadline = NowMs() + limits_.header_timeout_ms;
+  for (;;) {
+    http::ProxyAddress pa;
+    long r = http::ParseProxyHeader(buf_.data(), end_, &pa);
+    if (r < 0) return false;
+    if (r > 0) {
+      if (!pa.local) proxied_ = pa;
+      start_ = static_cast<size_t>(r);
+      return true;
+    }
+    int64_t left = deadline - NowMs();
+    if (left <= 0) return false;
+    if (Fill(static_cast<int>(left)) <= 0) return false;
+  }
+}
+
 ReadResult Connection::ReadRequest(Request* req, int* status) {
+  // A load balancer's PROXY header comes before the first request.
+  if (proxy_pending_ && !ReadProxyHeader()) {
+    keep_alive_ = false;
+    return ReadResult::kClosed;
+  }
   // Move pipelined bytes of the next request to the front.
   if (start_ > 0) {
     memmove(buf_.data(), buf_.data() + start_, end_ - start_);

@@ -11,6 +11,7 @@
 
 #include "engine/file_send.h"
 #include "http/parser.h"
+#include "http/proxy_header.h"
 #include "http/response.h"
 
 namespace engine {
@@ -21,6 +22,7 @@ struct Limits {
   int header_timeout_ms = 30000;       // whole head (and each body read) must arrive in time, else 408
   int keepalive_timeout_ms = 5000;     // idle wait for the next request on a persistent connection
   bool keep_alive = true;              // false: one request per connection (Connection: close)
+  bool proxy_protocol = false;         // a PROXY protocol header (v1 or v2) comes first: its source is the peer
 };
 
 // A parsed request; the pointers are valid until the next ReadRequest.
@@ -64,6 +66,9 @@ class Connection {
   int End();
   // True if another request may follow the current response.
   bool keep_alive() const { return keep_alive_; }
+  // The client's address from the PROXY header (proxy_protocol), or nullptr
+  // when there was none or it said LOCAL/UNKNOWN.
+  const http::ProxyAddress* proxied() const { return proxied_.host[0] ? &proxied_ : nullptr; }
   // Bytes of body written for the current response (for access logs).
   uint64_t body_bytes() const { return body_bytes_; }
   // Closes the descriptor now (also done by the destructor).
@@ -78,6 +83,9 @@ class Connection {
   ReadResult ReadLengthBody(size_t head_len, uint64_t length, Request* req, int* status);
   ReadResult ReadChunkedBody(size_t head_len, Request* req, int* status);
   void Continue100(const Request* req);
+  // Reads the PROXY header (proxy_protocol) before the first request; false
+  // when it is invalid, late or cut short: close without an answer.
+  bool ReadProxyHeader();
 
   int fd_;
   Limits limits_;
@@ -90,6 +98,8 @@ class Connection {
   bool chunked_out_ = false;
   bool send_body_ = true;
   uint64_t body_bytes_ = 0;
+  bool proxy_pending_ = false;
+  http::ProxyAddress proxied_;
 };
 
 }  // namespace engine

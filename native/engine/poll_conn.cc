@@ -1,5 +1,6 @@
 #include "engine/poll_conn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,9 +67,30 @@ Step PollConn::Dispatch(const Limits& limits, Request* req, size_t body_len) {
   return Step::kRequest;
 }
 
+Step PollConn::ProxyStep() {
+  http::ProxyAddress pa;
+  long r = http::ParseProxyHeader(in, in_end, &pa);
+  if (r < 0) return Step::kDrop;
+  if (r == 0) return Step::kNeedMore;
+  if (!pa.local) {
+    peer.family = pa.family;
+    snprintf(peer.host, sizeof peer.host, "%s", pa.host);
+    peer.port = pa.port;
+  }
+  memmove(in, in + r, in_end - static_cast<size_t>(r));
+  in_end -= static_cast<size_t>(r);
+  proxy_pending = false;
+  return Step::kRequest;  // taken: go on with HTTP
+}
+
 Step PollConn::Advance(const Limits& limits, Request* req, int* status) {
   if (state == ConnState::kBody) return BodyStep(limits, req, status);
   if (state != ConnState::kHead || in_end == 0) return Step::kNeedMore;
+  if (proxy_pending) {
+    Step s = ProxyStep();
+    if (s != Step::kRequest) return s;
+    if (in_end == 0) return Step::kNeedMore;
+  }
   req->head.headers = req->fields;
   req->head.num_headers = sizeof req->fields / sizeof req->fields[0];
   int r = hp_parse_request(in, in_end, &req->head, &limits.parser, status);

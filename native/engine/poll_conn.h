@@ -32,6 +32,7 @@ enum class Step : uint8_t {
   kNeedMore,  // more input is needed (100 Continue may have been queued)
   kRequest,   // a whole request is in *req; the connection is now kApp
   kReject,    // bad input: answer *status and close
+  kDrop,      // not a valid PROXY header: close without an answer
 };
 
 struct PollConn : DeadlineNode {
@@ -46,6 +47,7 @@ struct PollConn : DeadlineNode {
   bool dispatched = false;     // a request reached the app, which hears of the close
   bool queued = false;         // in the loop's resume queue
   bool must_linger = false;    // the peer may still be sending: shut down and drain before close
+  bool proxy_pending = false;  // a PROXY protocol header must come first (Limits::proxy_protocol)
   posix::SockAddr peer;
 
   // Input. The current request starts at in[0]; in[0..in_end) was received.
@@ -103,6 +105,8 @@ struct PollConn : DeadlineNode {
   bool Reserve(size_t cap);
   // Fills *req for the complete request (head re-parsed if the buffer moved); returns kRequest.
   Step Dispatch(const Limits& limits, Request* req, size_t body_len);
+  // Takes the PROXY header off the input (setting peer); kNeedMore until it is whole, kDrop if invalid.
+  Step ProxyStep();
   // Advances the body (Content-Length or chunked); returns what Advance does.
   Step BodyStep(const Limits& limits, Request* req, int* status);
 };

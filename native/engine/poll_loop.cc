@@ -233,6 +233,7 @@ void PollLoop::Accept() {
 #endif
     PollConn* c = new PollConn;
     c->fd = fd;
+    c->proxy_pending = limits_.proxy_protocol;
     PeerFrom(ss, &c->peer);
     do c->id = ++next_id_;
     while (c->id == 0 || conns_.count(c->id));
@@ -269,6 +270,11 @@ void PollLoop::Drive(PollConn* c) {
     if (c->state != ConnState::kHead && c->state != ConnState::kBody) return;
     int status = 0;
     Step s = c->Advance(limits_, &scratch_, &status);
+    if (s == Step::kDrop) {
+      handler_->OnError(-EPROTO, "PROXY protocol header");
+      CloseConn(c);
+      return;
+    }
     if (s == Step::kReject) {
       Reject(c, status);
       return;
@@ -482,6 +488,7 @@ void PollLoop::ExpireDeadlines() {
   while (DeadlineNode* n = io_.Expired(now_)) {
     PollConn* c = static_cast<PollConn*>(n);
     if (c->write_blocked) CloseConn(c);  // the peer stopped reading
+    else if (c->proxy_pending) CloseConn(c);  // a PROXY header too slow: no HTTP answer to a load balancer
     else if (c->state == ConnState::kHead || c->state == ConnState::kBody) Reject(c, 408);
     else DeadlineList::Unlink(c);
     if (!c->closed && c->list == &io_ && c->deadline <= now_) CloseConn(c);  // never loop on one entry

@@ -30,10 +30,10 @@ export function requestUrl(req: RequestInfo): string {
   const target = req.target;
   if (target.charCodeAt(0) === 47 /* / */) {
     const host = header(req.headers, 'host');
-    return `http://${host || `${req.serverName}:${req.serverPort}`}${target}`;
+    return `${req.scheme ?? 'http'}://${host || `${req.serverName}:${req.serverPort}`}${target}`;
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) return target;
-  return `http://${req.serverName}:${req.serverPort}/`; // asterisk- and authority-form
+  return `${req.scheme ?? 'http'}://${req.serverName}:${req.serverPort}/`; // asterisk- and authority-form
 }
 
 /** Builds the real WHATWG Request of a request. */

@@ -25,7 +25,8 @@ export interface Environ {
   REMOTE_ADDR: string;
   REMOTE_PORT: string;
   'wsgi.version': [1, 0];
-  'wsgi.url_scheme': 'http';
+  /** 'https' when a trusted proxy says the client used it (X-Forwarded-Proto, Forwarded proto=). */
+  'wsgi.url_scheme': 'http' | 'https';
   /** The whole request body (chunked bodies already decoded). */
   'wsgi.input': Buffer;
   'wsgi.errors': NodeJS.WritableStream;
@@ -77,6 +78,8 @@ export interface RequestInfo {
   remotePort: number;
   serverName: string;
   serverPort: number;
+  /** The scheme the client used, when a trusted proxy said so (apps/forwarded.ts); 'http' when absent. */
+  scheme?: 'http' | 'https';
 }
 
 /**

@@ -75,7 +75,7 @@ export function buildEnviron(req: RequestInfo, multiprocess = true): Environ {
     REMOTE_ADDR: req.remoteAddress,
     REMOTE_PORT: String(req.remotePort),
     'wsgi.version': WSGI_VERSION,
-    'wsgi.url_scheme': 'http',
+    'wsgi.url_scheme': req.scheme ?? 'http',
     'wsgi.input': req.body,
     'wsgi.errors': process.stderr,
     'wsgi.multithread': false,

@@ -26,10 +26,18 @@ export interface HttpLimits {
   keepAliveTimeoutMs?: number;
   /** Allow persistent connections. Default true; the iterative engine sets false (one connection at a time). */
   keepAlive?: boolean;
+  /**
+   * Each connection starts with a PROXY protocol header (v1 or v2, from
+   * HAProxy's send-proxy/send-proxy-v2), parsed natively before HTTP: its
+   * source becomes the peer address. A connection without a valid one is
+   * closed unanswered; one too slow is closed after headersTimeoutMs.
+   */
+  proxyProtocol?: boolean;
 }
 
 export interface NativeConnection {
-  readRequest(): null | { rejected: number } | { method: string; target: string; minorVersion: number; headers: string[]; body: Buffer; keepAlive: boolean };
+  /** remoteAddress/remotePort: the client a PROXY header named (proxyProtocol). */
+  readRequest(): null | { rejected: number } | { method: string; target: string; minorVersion: number; headers: string[]; body: Buffer; keepAlive: boolean; remoteAddress?: string; remotePort?: number };
   writeHead(status: number, reason: string | undefined, headers: string[], body?: Buffer | null): void;
   /** Writes the head, then the file range with sendfile(2); closes its descriptor (unless TypeError: invalid field). Throws SystemError 'sendfile'. */
   writeFile(status: number, reason: string | undefined, headers: string[], file: FileBody): void;
@@ -71,8 +79,8 @@ export async function serveConnection(fd: number, ctx: ConnectionContext): Promi
       if (ctx.timeoutSeconds > 0) native.watchdog(fd, ctx.timeoutSeconds);
       const req: RequestInfo = {
         ...raw,
-        remoteAddress: ctx.remoteAddress,
-        remotePort: ctx.remotePort,
+        remoteAddress: raw.remoteAddress ?? ctx.remoteAddress,
+        remotePort: raw.remotePort ?? ctx.remotePort,
         serverName: ctx.serverName,
         serverPort: ctx.serverPort,
       };
@@ -114,7 +122,7 @@ export async function serveConnection(fd: number, ctx: ConnectionContext): Promi
       if (ctx.timeoutSeconds > 0) native.watchdog(fd, 0);
       if (ctx.log.accessEnabled !== false) {
         ctx.log.access({
-          remote: ctx.remoteAddress, method: raw.method, target: raw.target, minorVersion: raw.minorVersion, status,
+          remote: req.remoteAddress, method: raw.method, target: raw.target, minorVersion: raw.minorVersion, status,
           bytes: conn.bodyBytes, referer: header(raw.headers, 'referer'), userAgent: header(raw.headers, 'user-agent'),
         });
       }
