@@ -13,6 +13,7 @@ import { bindInterface, INTERFACES, type InterfaceName } from './apps/index.js';
 import { AppNotFoundError, loadApp } from './load.js';
 import { BindSyntaxError, parseBindTarget } from './listen.js';
 import { compileTrust } from './apps/forwarded.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
 import { serve, ENGINES, type EngineName } from './serve.js';
 import { serveStatic, type StaticApp, type StaticOptions } from './static/serve-static.js';
 
@@ -35,6 +36,8 @@ Options:
                            socket, mode 0666, a stale one replaced), fd://N (an inherited
                            listening socket). Sockets systemd passes (LISTEN_FDS) come first
       --backlog N          listen(2) backlog (default 2048)
+      --reuse-port         SO_REUSEPORT: several servers may listen on the same HOST:PORT, and
+                           the kernel spreads new connections among them
       --pid FILE           write the master's pid to FILE while serving
       --proxy-protocol     every connection starts with a PROXY protocol v1/v2 header (HAProxy's
                            send-proxy-v2): its source is the client (REMOTE_ADDR); a connection
@@ -68,6 +71,8 @@ Options:
       --static-dotfiles    serve names starting with '.' (default: 404)
       --static-cache-control VALUE  Cache-Control of file responses (default: none)
       --no-access-log      no access-log lines
+      --log-level LEVEL    debug | info | warning | error (default info); debug adds a line
+                           per reaped fork child (exit 0)
       --watch              show the live process view (forkserve watch) of this server on stdout
       --status HOST:PORT   serve the status page of this server on HOST:PORT
   -v, --version            print the version
@@ -178,7 +183,9 @@ async function run(argv: string[]): Promise<number> {
       'limit-headers-size': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'no-access-log': { type: 'boolean' },
+      'log-level': { type: 'string' },
       pid: { type: 'string' },
+      'reuse-port': { type: 'boolean' },
       'forwarded-allow-ips': { type: 'string' },
       'proxy-protocol': { type: 'boolean' },
       static: { type: 'string', multiple: true },
@@ -216,6 +223,8 @@ async function run(argv: string[]): Promise<number> {
       throw new UsageError(`${(err as Error).message}. Give addresses or CIDR ranges separated by commas, or '*'`);
     }
   }
+  const logLevel = (values['log-level'] ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`Unknown --log-level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`);
   const bind = values.bind ?? '127.0.0.1:8888';
   const target = parseBindTarget(bind);
   if (target.kind === 'tcp' && target.allInterfaces) process.stderr.write(`forkserve: --bind ${bind} listens on every ${target.host === '::' ? 'IPv6' : 'IPv4'} interface of this machine, not only loopback\n`);
@@ -245,6 +254,7 @@ async function run(argv: string[]): Promise<number> {
     appName: spec ?? 'static',
     bind,
     pidFile: values.pid,
+    reusePort: values['reuse-port'],
     forwardedAllowIps: values['forwarded-allow-ips'],
     proxyProtocol: values['proxy-protocol'],
     backlog: int('backlog', values.backlog, 1),
@@ -265,6 +275,7 @@ async function run(argv: string[]): Promise<number> {
     maxHeaders: int('limit-request-fields', values['limit-request-fields'], 1, 128),
     maxHeaderBytes: int('limit-headers-size', values['limit-headers-size'], 64),
     accessLog: !values['no-access-log'],
+    logLevel,
   });
   return 0;
 }

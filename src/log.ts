@@ -10,9 +10,15 @@ function clfTime(d = new Date()): string {
   return `[${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000]`;
 }
 
+/** gunicorn's --log-level names, least severe first. */
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warning', 'error'];
+
 export interface Logger {
   /** False when access lines are not written: engines skip gathering their fields. */
   readonly accessEnabled?: boolean;
+  /** Per-event detail (a fork child reaped with exit 0): shown with --log-level debug. */
+  debug?(message: string): void;
   info(message: string): void;
   error(message: string): void;
   access(line: { remote: string; method: string; target: string; minorVersion: number; status: number; bytes: number; referer?: string; userAgent?: string }): void;
@@ -27,12 +33,17 @@ function write(line: string): void {
 }
 
 /** A logger in gunicorn's style: `[time] [pid] [LEVEL] message`, and Combined Log Format access lines. */
-export function createLogger(options: { accessLog?: boolean; quiet?: boolean } = {}): Logger {
+export function createLogger(options: { accessLog?: boolean; quiet?: boolean; level?: LogLevel } = {}): Logger {
   const stamp = () => new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000');
+  const level = LOG_LEVELS.indexOf(options.level ?? 'info');
+  if (level < 0) throw new TypeError(`Unknown log level "${options.level}": expected one of ${LOG_LEVELS.join(', ')}`);
   return {
     accessEnabled: options.accessLog !== false && !options.quiet,
+    debug(message) {
+      if (!options.quiet && level <= 0) write(`[${stamp()}] [${getpid()}] [DEBUG] ${message}\n`);
+    },
     info(message) {
-      if (!options.quiet) write(`[${stamp()}] [${getpid()}] [INFO] ${message}\n`);
+      if (!options.quiet && level <= 1) write(`[${stamp()}] [${getpid()}] [INFO] ${message}\n`);
     },
     error(message) {
       write(`[${stamp()}] [${getpid()}] [ERROR] ${message}\n`);

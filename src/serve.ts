@@ -9,7 +9,7 @@ import { sdNotify } from './notify.js';
 import { compileTrust, withForwarded, type Trust } from './apps/forwarded.js';
 import fs from 'node:fs';
 import type { StaticApp } from './static/serve-static.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type LogLevel, type Logger } from './log.js';
 import { close, getpid, type SockAddr } from './posix.js';
 import os from 'node:os';
 import cluster from 'node:cluster';
@@ -37,6 +37,12 @@ export interface ServeOptions extends EngineOptions {
    * passed by systemd (LISTEN_FDS, sd_listen_fds(3)) take precedence.
    */
   bind?: string;
+  /**
+   * SO_REUSEPORT on a TCP listener: several servers (instances, or an old
+   * and a new one during a restart) bind the same address and the kernel
+   * spreads new connections among them. Default false.
+   */
+  reusePort?: boolean;
   /** Write the master's pid to this file while serving (removed at exit), as gunicorn's --pid. */
   pidFile?: string;
   /**
@@ -50,6 +56,8 @@ export interface ServeOptions extends EngineOptions {
   backlog?: number;
   /** Write access-log lines. Default true. */
   accessLog?: boolean;
+  /** 'debug' | 'info' (default) | 'warning' | 'error': gunicorn's levels. A fork child's clean exit is logged at debug. */
+  logLevel?: LogLevel;
   /** Called once listening, with the bound address (useful with port 0). */
   onListening?: (address: SockAddr) => void;
   /** prefork: loads the app again on SIGHUP (the CLI re-imports the module). */
@@ -95,7 +103,7 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   // A Fetch app's Responses: built lazily, read without a stream (apps/response.ts).
   if (served.interface === 'fetch') installLightweightResponse();
   const name = options.appName ?? 'app';
-  const log = options.logger ?? createLogger({ accessLog: options.accessLog });
+  const log = options.logger ?? createLogger({ accessLog: options.accessLog, level: options.logLevel });
   const opts: ServeOptions = { ...options };
   if ((engine === 'prefork' || (engine === 'node' && options.workers !== undefined)) && opts.workers === undefined) opts.workers = os.availableParallelism();
   if (engine === 'node' && cluster.isWorker) {
@@ -157,7 +165,7 @@ function listenerFor(opts: ServeOptions): Listener {
   if (fds.length > 1) throw new TypeError(`systemd passed ${fds.length} sockets (LISTEN_FDS=${fds.length}); forkserve serves one: give the .socket unit a single ListenStream=`);
   if (fds.length === 1) return systemdListener(fds[0]);
   const target = opts.bind !== undefined ? parseBindTarget(opts.bind) : { kind: 'tcp' as const, host: opts.host ?? '127.0.0.1', port: opts.port ?? 8888, allInterfaces: false };
-  return openListener(target, { backlog: opts.backlog ?? 2048 });
+  return openListener(target, { backlog: opts.backlog ?? 2048, reusePort: opts.reusePort });
 }
 
 /** Removes the pid file if it still holds this process's pid (a successor may have replaced it). */

@@ -206,6 +206,27 @@ describe.skipIf(!linux)('--bind fd://N', () => {
   });
 });
 
+describe.skipIf(!linux)('--reuse-port', () => {
+  it('two servers listen on one address and both get connections; without it the second is refused', async () => {
+    const port = await freePort();
+    const args = (extra: string[]) => [CLI, APP, '--bind', `127.0.0.1:${port}`, '-k', 'poll', '--no-access-log', ...extra];
+    const a = start(process.execPath, args(['--reuse-port']));
+    const b = start(process.execPath, args(['--reuse-port']));
+    try {
+      await waitFor(() => a.stderr().includes('Listening at') && b.stderr().includes('Listening at'), 15_000);
+      const pids = new Set<number>();
+      for (let i = 0; i < 200 && pids.size < 2; i++) pids.add(JSON.parse(await curl([`http://127.0.0.1:${port}/r${i}`])).pid);
+      expect([...pids].sort()).toEqual([a.proc.pid, b.proc.pid].sort());
+      const refused = await run(process.execPath, args([])).then(() => ({ code: 0, stderr: '' }), (e) => e);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('the address is already in use (EADDRINUSE)');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+});
+
 describe.skipIf(!linux || !have('nginx'))('nginx in front, over a unix socket', () => {
   let nginx: ChildProcess | undefined;
   it('proxies to forkserve on unix:PATH (proxy_pass http://unix:...)', async () => {

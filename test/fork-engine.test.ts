@@ -30,8 +30,8 @@ describe('fork engine: the example app', () => {
     expect(body).toBe('Hello, World! You asked for /hello\n');
   });
 
-  it('answers fetch(), writes an access-log line and reaps the child', async () => {
-    server = await startServer(`${ROOT}/examples/hello.ts`);
+  it('answers fetch(), writes an access-log line and reaps the child (its line at --log-level debug)', async () => {
+    server = await startServer(`${ROOT}/examples/hello.ts`, ['--log-level', 'debug']);
     const res = await fetch(`${server.url}/from-fetch`, { headers: { connection: 'close' } });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('Hello, World! You asked for /from-fetch\n');
@@ -39,6 +39,16 @@ describe('fork engine: the example app', () => {
     await waitFor(() => /Reaped child \d+: exited 0/.test(s.stderr()));
     expect(s.stderr()).toMatch(/127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:[\d:]+ \+0000\] "GET \/from-fetch HTTP\/1\.1" 200 40 /);
     expect(s.stderr()).toMatch(/Reaped child \d+: exited 0/);
+  });
+});
+
+describe('fork engine: log levels', () => {
+  it('at the default level a clean child exit writes no line; the access line stays', async () => {
+    server = await startServer(`${ROOT}/examples/hello.ts`);
+    const s = server;
+    for (let i = 0; i < 5; i++) expect((await fetch(`${s.url}/quiet/${i}`, { headers: { connection: 'close' } })).status).toBe(200);
+    expect(await waitFor(() => (s.stderr().match(/"GET \/quiet\/\d/g) ?? []).length === 5)).toBe(true);
+    expect(s.stderr()).not.toMatch(/Reaped child/);
   });
 });
 
@@ -103,7 +113,7 @@ describe('fork engine: request bodies', () => {
 
 describe('fork engine: load leaves no zombies and no leaked descriptors', () => {
   it('answers 1,000 sequential and 200 concurrent requests', async () => {
-    server = await startServer(`${ROOT}/examples/hello.ts`, ['--no-access-log']);
+    server = await startServer(`${ROOT}/examples/hello.ts`, ['--no-access-log', '--log-level', 'debug']);
     const s = server;
     // The baseline is taken once the parent's loop runs (it opens its
     // self-pipe after "Listening at"): after a first request, at rest.
@@ -161,7 +171,7 @@ describe('fork engine: failures', () => {
     // The whole body, as long as its Content-Length says.
     expect(await res.text()).toBe('request timed out (503)\n');
     const s = server;
-    expect(await waitFor(() => /Reaped child \d+: exited 124/.test(s.stderr()))).toBe(true);
+    expect(await waitFor(() => /Reaped child \d+: exited 124: the request watchdog ended it \(--timeout 1 s\)/.test(s.stderr()))).toBe(true);
     expect(await (await fetch(`${s.url}/`)).text()).toMatch(/^pid \d+/);
     expect(zombieChildren(s.pid)).toEqual([]);
   });

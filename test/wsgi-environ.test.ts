@@ -52,5 +52,10 @@ for (const engine of ['poll', 'fork', 'iterative']) {
       const env = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
       expect([env.PATH_INFO, env.QUERY_STRING]).toEqual([pathInfo, query]);
     });
+
+    it.each(['http:///x', 'http://?q=1', 'http://', 'https:///'])('absolute-form with an empty authority, %s, is 400 (RFC 9110 §4.2.1)', async (target) => {
+      const raw = await rawRequest(server.port, `GET ${target} HTTP/1.1\r\nHost: host\r\nConnection: close\r\n\r\n`);
+      expect(raw.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    });
   });
 }

@@ -258,8 +258,13 @@ static int classify_target(const char *m, size_t mlen, const char *t, size_t tle
     else
       break;
   }
-  if (tlen - i >= 3 && t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/')
+  if (tlen - i >= 3 && t[i] == ':' && t[i + 1] == '/' && t[i + 2] == '/') {
+    /* RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid, and
+     * a recipient must reject it: "http:///x", "http://?q". */
+    size_t a = i + 3;
+    if (a == tlen || t[a] == '/' || t[a] == '?' || t[a] == '#') return -1;
     return HP_TARGET_ABSOLUTE;
+  }
   return -1;
 }
 

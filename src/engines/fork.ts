@@ -7,6 +7,9 @@
 import { native } from '../native.js';
 import { _exit, getpid } from '../posix.js';
 import { describeStatus } from '../log.js';
+
+/** The exit status of a child the request watchdog ended (native/engine/watchdog.h, timeout(1)'s). */
+const WATCHDOG_EXIT = 124;
 import { formatHostPort } from '../listen.js';
 import { serveConnection } from './connection.js';
 import { createHttpServer, guardListener, serveSocket } from './listener.js';
@@ -25,7 +28,9 @@ export async function runFork(ctx: EngineContext): Promise<void> {
     { maxChildren: options.maxChildren ?? 0, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000 },
     (st) => {
       const how = describeStatus(st);
-      if (st.exited && st.exitCode === 0) log.info(`Reaped child ${st.pid}: ${how}`);
+      // One child per connection: a clean exit is per-request detail (--log-level debug); any other is an error, with its reason.
+      if (st.exited && st.exitCode === 0) log.debug?.(`Reaped child ${st.pid}: ${how}`);
+      else if (st.exited && st.exitCode === WATCHDOG_EXIT) log.error(`Reaped child ${st.pid}: ${how}: the request watchdog ended it (--timeout ${options.timeout ?? 30} s)`);
       else log.error(`Reaped child ${st.pid}: ${how}`);
     },
     (err) => log.error(`${(err as Error).message}${(err as { syscall?: string }).syscall === 'fork' ? ': answered 503' : ''}`),
