@@ -31,7 +31,8 @@ const USAGE = `Usage:
                                        the forking load client (docs/lessons.md)
 
 Options:
-  -b, --bind ADDRESS       where to listen (default 127.0.0.1:8888): HOST:PORT, [IPv6]:PORT,
+  -b, --bind ADDRESS       where to listen (default 127.0.0.1:8888; repeat it to serve several):
+                           HOST:PORT, [IPv6]:PORT,
                            :PORT (all IPv4 interfaces), PORT (127.0.0.1), unix:PATH (an AF_UNIX
                            socket, mode 0666, a stale one replaced), fd://N (an inherited
                            listening socket). Sockets systemd passes (LISTEN_FDS) come first
@@ -165,7 +166,7 @@ async function run(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      bind: { type: 'string', short: 'b' },
+      bind: { type: 'string', short: 'b', multiple: true },
       backlog: { type: 'string' },
       engine: { type: 'string', short: 'k' },
       interface: { type: 'string', short: 'i' },
@@ -225,9 +226,11 @@ async function run(argv: string[]): Promise<number> {
   }
   const logLevel = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`Unknown --log-level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`);
-  const bind = values.bind ?? '127.0.0.1:8888';
-  const target = parseBindTarget(bind);
-  if (target.kind === 'tcp' && target.allInterfaces) process.stderr.write(`forkserve: --bind ${bind} listens on every ${target.host === '::' ? 'IPv6' : 'IPv4'} interface of this machine, not only loopback\n`);
+  const bind = values.bind ?? ['127.0.0.1:8888'];
+  for (const b of bind) {
+    const target = parseBindTarget(b);
+    if (target.kind === 'tcp' && target.allInterfaces) process.stderr.write(`forkserve: --bind ${b} listens on every ${target.host === '::' ? 'IPv6' : 'IPv4'} interface of this machine, not only loopback\n`);
+  }
   const spec: string | undefined = positionals[0];
   const loaded = spec === undefined ? undefined : (await loadApp(spec)).app;
   // An interface that cannot be told is a usage error, found before anything listens.

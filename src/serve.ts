@@ -33,10 +33,12 @@ export interface ServeOptions extends EngineOptions {
   port?: number;
   /**
    * Where to listen, as --bind takes it (overrides host and port):
-   * HOST:PORT, [IPv6]:PORT, :PORT, PORT, unix:PATH, fd://N. Sockets
-   * passed by systemd (LISTEN_FDS, sd_listen_fds(3)) take precedence.
+   * HOST:PORT, [IPv6]:PORT, :PORT, PORT, unix:PATH, fd://N; several in an
+   * array, all served by every engine (SERVER_NAME and SERVER_PORT are the
+   * first's). Sockets passed by systemd (LISTEN_FDS, sd_listen_fds(3))
+   * take precedence.
    */
-  bind?: string;
+  bind?: string | string[];
   /**
    * SO_REUSEPORT on a TCP listener: several servers (instances, or an old
    * and a new one during a restart) bind the same address and the kernel
@@ -109,16 +111,16 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   if (engine === 'node' && cluster.isWorker) {
     // A node:cluster worker: it serves on the socket the primary bound.
     const port = Number(process.env.FORKSERVE_PORT ?? opts.port ?? 8888);
-    const listenFd = Number(process.env.FORKSERVE_LISTEN_FD ?? -1);
+    const listenFds = (process.env.FORKSERVE_LISTEN_FD ?? '-1').split(',').map(Number);
     process.title = `forkserve: worker [${name}]`;
-    await runNode({ listenFd, app: served, log, serverName: opts.host ?? '127.0.0.1', serverPort: port, options: opts });
+    await runNode({ listenFd: listenFds[0], listenFds, app: served, log, serverName: opts.host ?? '127.0.0.1', serverPort: port, options: opts });
     return;
   }
   // Warm up and settle before listening: the first "Listening at" line means ready.
   if (engine !== 'node') await prepareToFork(log);
-  const listener = listenerFor(opts);
-  const { fd, address } = listener;
-  log.info(`Listening at: ${listener.label} (${getpid()})${listener.inherited === 'systemd' ? ` (socket from systemd, fd ${fd})` : ''}`);
+  const listeners = listenersFor(opts);
+  const { fd, address } = listeners[0];
+  for (const l of listeners) log.info(`Listening at: ${l.label} (${getpid()})${l.inherited === 'systemd' ? ` (socket from systemd, fd ${l.fd})` : ''}`);
   log.info(`Using engine: ${engine}${opts.workers ? ` with ${opts.workers} workers` : ''}`);
   opts.onListening?.(address);
   process.title = `forkserve: master [${name}]`;
@@ -126,7 +128,7 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   const master = getpid();
   // An AF_UNIX peer has no address: SERVER_NAME is the Host header's business then.
   const unix = address.family === 'unix';
-  const ctx: EngineContext = { listenFd: fd, app: served, log, serverName: unix ? 'localhost' : address.address, serverPort: unix ? 0 : address.port, options: opts };
+  const ctx: EngineContext = { listenFd: fd, listenFds: listeners.map((l) => l.fd), app: served, log, serverName: unix ? 'localhost' : address.address, serverPort: unix ? 0 : address.port, options: opts };
   sdNotify(`READY=1\nMAINPID=${master}`, (m) => log.error(m));
   try {
     switch (engine) {
@@ -149,23 +151,37 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
       case 'node': await runNode(ctx); break;
     }
   } finally {
-    // node:http's server took the descriptor over (listen({ fd })) and closed it.
-    if (engine !== 'node') close(fd);
+    // node:http's servers took the descriptors over (listen({ fd })) and closed them.
+    if (engine !== 'node') for (const l of listeners) close(l.fd);
     if (getpid() === master) {
       sdNotify('STOPPING=1', (m) => log.error(m));
-      listener.cleanup();
+      for (const l of listeners) l.cleanup();
       if (opts.pidFile) removePidFile(opts.pidFile);
     }
   }
 }
 
-/** The socket to serve: systemd's (LISTEN_FDS), else what `bind` (or host and port) names. Throws SystemError as openListener, TypeError for several systemd sockets. */
-function listenerFor(opts: ServeOptions): Listener {
+/**
+ * The sockets to serve: systemd's (LISTEN_FDS), else each `bind` (or host
+ * and port) names. Throws SystemError as openListener (closing those
+ * already opened).
+ */
+function listenersFor(opts: ServeOptions): Listener[] {
   const fds = systemdListenFds();
-  if (fds.length > 1) throw new TypeError(`systemd passed ${fds.length} sockets (LISTEN_FDS=${fds.length}); forkserve serves one: give the .socket unit a single ListenStream=`);
-  if (fds.length === 1) return systemdListener(fds[0]);
-  const target = opts.bind !== undefined ? parseBindTarget(opts.bind) : { kind: 'tcp' as const, host: opts.host ?? '127.0.0.1', port: opts.port ?? 8888, allInterfaces: false };
-  return openListener(target, { backlog: opts.backlog ?? 2048, reusePort: opts.reusePort });
+  if (fds.length > 0) return fds.map(systemdListener);
+  const binds = opts.bind === undefined ? [] : Array.isArray(opts.bind) ? opts.bind : [opts.bind];
+  const targets = binds.length ? binds.map(parseBindTarget) : [{ kind: 'tcp' as const, host: opts.host ?? '127.0.0.1', port: opts.port ?? 8888, allInterfaces: false }];
+  const out: Listener[] = [];
+  try {
+    for (const t of targets) out.push(openListener(t, { backlog: opts.backlog ?? 2048, reusePort: opts.reusePort }));
+  } catch (err) {
+    for (const l of out) {
+      close(l.fd);
+      l.cleanup();
+    }
+    throw err;
+  }
+  return out;
 }
 
 /** Removes the pid file if it still holds this process's pid (a successor may have replaced it). */

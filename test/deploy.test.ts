@@ -108,15 +108,37 @@ describe.skipIf(!linux || !have('systemd-socket-activate'))('systemd socket acti
     }
   });
 
-  it('more than one socket is refused with one sentence (exit 1)', async () => {
+  it.each(['fork', 'poll'] as const)('%s: two sockets (two ListenStream=) are both served', async (engine) => {
     const [a, b] = [await freePort(), await freePort()];
-    const server = start('systemd-socket-activate', ['-l', `127.0.0.1:${a}`, '-l', `127.0.0.1:${b}`, process.execPath, CLI, APP, '-k', 'poll']);
-    // The first connection starts the service; it refuses at once, so the connection just closes.
-    expect(await waitFor(() => server.stderr().includes(`Listening on 127.0.0.1:${b}`), 10_000)).toBe(true);
-    await curl([`http://127.0.0.1:${a}/`]).catch(() => '');
-    await waitFor(() => /forkserve serves one/.test(server.stderr()), 10_000);
-    expect(server.stderr()).toMatch(/systemd passed 2 sockets \(LISTEN_FDS=2\); forkserve serves one/);
-    await server.stop();
+    const server = start('systemd-socket-activate', ['-l', `127.0.0.1:${a}`, '-l', `127.0.0.1:${b}`, process.execPath, CLI, APP, '-k', engine, '--no-access-log']);
+    try {
+      expect(await waitFor(() => server.stderr().includes(`Listening on 127.0.0.1:${b}`), 10_000)).toBe(true);
+      expect(JSON.parse(await curl([`http://127.0.0.1:${a}/first`])).path).toBe('/first');
+      expect(JSON.parse(await curl([`http://127.0.0.1:${b}/second`])).path).toBe('/second');
+      expect(server.stderr()).toMatch(/\(socket from systemd, fd 3\)[\s\S]*\(socket from systemd, fd 4\)/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe.skipIf(!linux).each(ENGINES)('--bind repeated on the %s engine', (engine) => {
+  it('serves TCP on IPv4, TCP on IPv6 loopback and a unix socket at once', async () => {
+    const [p4, p6] = [await freePort(), await freePort()];
+    const sock = path.join(dir, `multi-${engine}.sock`);
+    const server = start(process.execPath, [CLI, APP, '-b', `127.0.0.1:${p4}`, '-b', `[::1]:${p6}`, '-b', `unix:${sock}`, ...engineArgs(engine), '--no-access-log']);
+    try {
+      expect(await waitFor(() => (server.stderr().match(/Listening at/g) ?? []).length === 3, 15_000), server.stderr()).toBe(true);
+      for (let round = 0; round < 3; round++) {
+        expect(JSON.parse(await curl([`http://127.0.0.1:${p4}/v4/${round}`])).path).toBe(`/v4/${round}`);
+        expect(JSON.parse(await curl([`http://[::1]:${p6}/v6/${round}`])).path).toBe(`/v6/${round}`);
+        expect(JSON.parse(await curl(['--unix-socket', sock, `http://localhost/unix/${round}`])).path).toBe(`/unix/${round}`);
+      }
+      expect(await server.stop()).toBe(0);
+      expect(fs.existsSync(sock)).toBe(false);
+    } finally {
+      await server.stop();
+    }
   });
 });
 

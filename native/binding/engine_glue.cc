@@ -184,12 +184,12 @@ class JsForkEvents : public engine::ForkLoopEvents {
   Napi::Function on_reaped_, on_error_;
 };
 
-// forkLoop(listenFd, { maxChildren, gracefulTimeoutMs }, onReaped, onError)
+// forkLoop(listenFds: number | number[], { maxChildren, gracefulTimeoutMs }, onReaped, onError)
 //   -> { role: 'child', fd, address } in the child, { role: 'parent', stopSignal } when stopped.
 static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   engine::ForkLoopOptions opt;
-  opt.listen_fd = ArgFd(info, 0, "listenFd");
+  opt.listen_fds = ArgFds(info, 0, "listenFds");
   if (info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
     opt.max_children = OptInt(o, "maxChildren", 0);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <string>
+#include <vector>
 
 #include "posix/errnames.h"
 
@@ -66,6 +67,22 @@ int ArgFd(const Napi::CallbackInfo& info, size_t i, const char* name) {
   int fd = ArgInt(info, i, name);
   if (fd < 0) ThrowRangeError(info.Env(), std::string("The \"") + name + "\" descriptor must be >= 0");
   return fd;
+}
+
+std::vector<int> ArgFds(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (i < info.Length() && info[i].IsArray()) {
+    Napi::Array a = info[i].As<Napi::Array>();
+    std::vector<int> fds;
+    for (uint32_t k = 0; k < a.Length(); k++) {
+      Napi::Value v = a.Get(k);
+      if (!v.IsNumber() || v.As<Napi::Number>().Int32Value() < 0)
+        ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument must hold descriptors (integers >= 0)");
+      fds.push_back(v.As<Napi::Number>().Int32Value());
+    }
+    if (fds.empty()) ThrowRangeError(info.Env(), std::string("The \"") + name + "\" argument must hold at least one descriptor");
+    return fds;
+  }
+  return {ArgFd(info, i, name)};
 }
 
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name) {

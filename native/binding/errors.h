@@ -3,6 +3,8 @@
 #pragma once
 #include <napi.h>
 
+#include <vector>
+
 namespace forkserve {
 
 // Per-addon-instance state shared by the glue files.
@@ -24,6 +26,8 @@ Napi::Error SystemError(Napi::Env env, int neg_errno, const char* syscall);
 
 // Argument readers that throw TypeError/RangeError on misuse.
 int ArgFd(const Napi::CallbackInfo& info, size_t i, const char* name);
+// A descriptor, or an array of them (at least one).
+std::vector<int> ArgFds(const Napi::CallbackInfo& info, size_t i, const char* name);
 int ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
 

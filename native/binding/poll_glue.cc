@@ -63,10 +63,10 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
                         InstanceAccessor("running", &PollServer::Running, nullptr)});
   }
 
-  // new PollServer(listenFd, limits, { onRequest, onClose?, onDrain?, onRejected?, onError?, onStopped? })
+  // new PollServer(listenFds: number | number[], limits, { onRequest, onClose?, onDrain?, onRejected?, onError?, onStopped? })
   explicit PollServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PollServer>(info) {
     Napi::Env env = info.Env();
-    int fd = ArgFd(info, 0, "listenFd");
+    std::vector<int> fds = ArgFds(info, 0, "listenFds");
     if (info.Length() < 3 || !info[2].IsObject()) ThrowTypeError(env, "The \"callbacks\" argument must be an object");
     Napi::Object cb = info[2].As<Napi::Object>();
     if (!cb.Get("onRequest").IsFunction()) ThrowTypeError(env, "callbacks.onRequest must be a function");
@@ -80,7 +80,7 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
     async_.reset(new Napi::AsyncContext(env, "forkserve.poll", info.This().As<Napi::Object>()));
 
     const char* failed = "";
-    int r = loop_.Start(fd, LimitsFrom(info.Env(), info[1]), this, &failed);
+    int r = loop_.Start(fds, LimitsFrom(info.Env(), info[1]), this, &failed);
     if (r < 0) ThrowSystemError(env, r, failed);
     uv_loop_t* loop = nullptr;
     napi_get_uv_event_loop(env, &loop);

@@ -17,11 +17,11 @@ Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st);  // p
 // The slot of this process when it is a prefork worker.
 static engine::WorkerSlot* g_slot = nullptr;
 
-// acceptNext(listenFd) -> { fd, address: { address, port } } | null when a stop signal arrived.
+// acceptNext(listenFds: number | number[]) -> { fd, address: { address, port } } | null when a stop signal arrived.
 static Napi::Value AcceptNext(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   posix::SockAddr peer;
-  int fd = engine::AcceptNext(ArgFd(info, 0, "listenFd"), &peer);
+  int fd = engine::AcceptNext(ArgFds(info, 0, "listenFds"), &peer);
   if (fd == -ECANCELED) return env.Null();
   if (fd < 0) ThrowSystemError(env, fd, "accept");
   Napi::Object o = Napi::Object::New(env);

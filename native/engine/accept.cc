@@ -7,18 +7,30 @@
 
 namespace engine {
 
-int AcceptNext(int listen_fd, posix::SockAddr* peer) {
+int AcceptNext(const std::vector<int>& listen_fds, posix::SockAddr* peer) {
   // poll(2) first: a stop request must not wait for the next client, and a
   // listener shared by several workers may be emptied by another one.
-  posix::SetNonBlocking(listen_fd, true);
+  if (listen_fds.empty() || listen_fds.size() > kMaxAcceptListeners) return -EINVAL;
+  struct pollfd p[kMaxAcceptListeners];
+  for (size_t i = 0; i < listen_fds.size(); i++) {
+    posix::SetNonBlocking(listen_fds[i], true);
+    p[i] = {listen_fds[i], POLLIN, 0};
+  }
+  static size_t next = 0;  // where the next look starts: no listener starves the others
   for (;;) {
     if (StopRequested()) return -ECANCELED;
-    struct pollfd p = {listen_fd, POLLIN, 0};
-    if (poll(&p, 1, -1) <= 0) continue;  // EINTR: a signal; look at the stop flag
-    int c = posix::Accept(listen_fd, peer);
-    if (c >= 0) return c;
-    if (c == -EAGAIN || c == -EINTR || c == -ECONNABORTED) continue;
-    return c;
+    for (auto& q : p) q.revents = 0;
+    if (poll(p, static_cast<nfds_t>(listen_fds.size()), -1) <= 0) continue;  // EINTR: a signal; look at the stop flag
+    for (size_t k = 0; k < listen_fds.size(); k++) {
+      size_t i = (next + k) % listen_fds.size();
+      if (!p[i].revents) continue;
+      int c = posix::Accept(listen_fds[i], peer);
+      if (c >= 0) {
+        next = i + 1;
+        return c;
+      }
+      if (c != -EAGAIN && c != -EINTR && c != -ECONNABORTED) return c;
+    }
   }
 }
 

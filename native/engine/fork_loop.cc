@@ -56,10 +56,25 @@ static int64_t NowMs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-// Waits for the wake pipe (or a connection, when listen_fd >= 0) up to timeout_ms.
-static void WaitForEvent(int listen_fd, int timeout_ms) {
-  struct pollfd p[2] = {{g_wake_pipe[0], POLLIN, 0}, {listen_fd, POLLIN, 0}};
-  poll(p, listen_fd >= 0 ? 2 : 1, timeout_ms);  // EINTR: a signal; the caller looks
+// Waits for the wake pipe (or, given listeners, a connection on one) up to
+// timeout_ms. Returns the index in listen_fds of a listener that is ready,
+// or -1 (the pipe, a signal, the timeout).
+static int WaitForEvent(const std::vector<int>* listen_fds, int timeout_ms) {
+  struct pollfd p[kMaxListeners + 1];
+  p[0] = {g_wake_pipe[0], POLLIN, 0};
+  size_t n = listen_fds ? listen_fds->size() : 0;
+  for (size_t i = 0; i < n; i++) p[i + 1] = {(*listen_fds)[i], POLLIN, 0};
+  if (poll(p, static_cast<nfds_t>(n + 1), timeout_ms) <= 0) return -1;  // EINTR: a signal; the caller looks
+  // Start after the last one served, so a busy listener cannot starve the others.
+  static size_t next = 0;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = (next + k) % n;
+    if (p[i + 1].revents & (POLLIN | POLLERR | POLLHUP)) {
+      next = i + 1;
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
 }
 
 static void KillChildren(int sig) {
@@ -79,7 +94,7 @@ static void Shutdown(const ForkLoopOptions& opt, ForkLoopEvents* events, bool gr
       KillChildren(SIGKILL);
       deadline = NowMs() + 5000;
     }
-    WaitForEvent(-1, left > 0 ? static_cast<int>(left < 100 ? left : 100) : 100);
+    WaitForEvent(nullptr, left > 0 ? static_cast<int>(left < 100 ? left : 100) : 100);
     DrainWakePipe();
   }
 }
@@ -109,8 +124,13 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     fcntl(fd, F_SETFL, O_NONBLOCK);
   }
+  if (opt.listen_fds.empty() || opt.listen_fds.size() > kMaxListeners) {
+    CloseWakePipe();
+    res.error = -EINVAL;
+    return res;
+  }
   // poll(2) tells when to accept; a connection reset in between must not block us.
-  posix::SetNonBlocking(opt.listen_fd, true);
+  for (int fd : opt.listen_fds) posix::SetNonBlocking(fd, true);
   g_previous_notify = posix::SignalSetNotify(WakeParent);
   for (int sig : kHandled) posix::SignalInstall(sig, /*restart=*/false);
 
@@ -125,26 +145,27 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       break;
     }
     if (opt.max_children > 0 && static_cast<int>(g_children.size()) >= opt.max_children) {
-      WaitForEvent(-1, 1000);  // a child's SIGCHLD wakes us; the timeout is a safety net
+      WaitForEvent(nullptr, 1000);  // a child's SIGCHLD wakes us; the timeout is a safety net
       DrainWakePipe();
       continue;
     }
-    WaitForEvent(opt.listen_fd, -1);
+    int ready = WaitForEvent(&opt.listen_fds, -1);
     DrainWakePipe();
+    if (ready < 0) continue;  // woken by a signal: look at it first
     posix::SockAddr peer;
-    int conn = posix::Accept(opt.listen_fd, &peer);
+    int conn = posix::Accept(opt.listen_fds[static_cast<size_t>(ready)], &peer);
     if (conn < 0) {
       // EINTR: a handler ran (SIGCHLD): reap and accept again. EAGAIN: someone else took it.
       if (conn != -EINTR && conn != -EAGAIN && conn != -ECONNABORTED) {
         events->OnAcceptFailed(conn);
-        if (conn == -EMFILE || conn == -ENFILE) WaitForEvent(-1, 100);  // let children exit and free some
+        if (conn == -EMFILE || conn == -ENFILE) WaitForEvent(nullptr, 100);  // let children exit and free some
       }
       continue;
     }
     pid_t pid = posix::Fork();
     if (pid == 0) {
       // The child: it serves one connection and owes nothing to the loop.
-      posix::Close(opt.listen_fd);
+      for (int fd : opt.listen_fds) posix::Close(fd);
       CloseWakePipe();
       RestoreSignals();
       InstallGracefulStop();
@@ -159,7 +180,7 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       posix::WriteAll(conn, resp.data(), resp.size());
       posix::Close(conn);
       events->OnForkFailed(pid);
-      WaitForEvent(-1, 10);  // EAGAIN: give exiting children a moment
+      WaitForEvent(nullptr, 10);  // EAGAIN: give exiting children a moment
       continue;
     }
     g_children.insert(pid);
@@ -167,7 +188,7 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
   }
   RestoreSignals();
   CloseWakePipe();
-  posix::SetNonBlocking(opt.listen_fd, false);
+  for (int fd : opt.listen_fds) posix::SetNonBlocking(fd, false);
   return res;
 }
 

@@ -4,12 +4,16 @@
 #pragma once
 #include <sys/types.h>
 
+#include <vector>
+
 #include "posix/sys.h"
 
 namespace engine {
 
+constexpr size_t kMaxListeners = 64;  // listening sockets one loop serves
+
 struct ForkLoopOptions {
-  int listen_fd = -1;
+  std::vector<int> listen_fds;     // every listening socket served (accepted from as each is ready)
   int max_children = 0;            // 0: no bound; else wait for an exit before accepting
   int graceful_timeout_ms = 30000; // SIGTERM: how long in-flight children may run
 };

@@ -67,10 +67,11 @@ PollLoop::~PollLoop() {
   Shutdown();
 }
 
-int PollLoop::Start(int listen_fd, const Limits& limits, PollHandler* handler, const char** failed) {
+int PollLoop::Start(const std::vector<int>& listen_fds, const Limits& limits, PollHandler* handler, const char** failed) {
   limits_ = limits;
   handler_ = handler;
-  listen_fd_ = listen_fd;
+  // Sized once: the poller holds pointers to the slots.
+  listeners_.assign(listen_fds.begin(), listen_fds.end());
   idle_.timeout_ms = limits.keepalive_timeout_ms;
   io_.timeout_ms = limits.header_timeout_ms;
   linger_.timeout_ms = kLingerMs;
@@ -84,40 +85,64 @@ int PollLoop::Start(int listen_fd, const Limits& limits, PollHandler* handler, c
     *failed = kPollerCall[0];
     return r;
   }
-  // Level-triggered with a batch of accepts per wake-up: the last accept
-  // must say EAGAIN, not block. O_NONBLOCK is a flag of the open file
-  // description, shared by every process that inherited the socket, so it
-  // is never cleared again: a prefork worker that stops must not turn its
-  // siblings' accepts blocking (they would sleep in accept(2) with their
-  // keep-alive connections waiting).
-  int flags = fcntl(listen_fd, F_GETFL);
-  if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-    r = -errno;
-    poller_.Close();
-    *failed = "fcntl";
-    return r;
+  for (int fd : listeners_) {
+    // Level-triggered with a batch of accepts per wake-up: the last accept
+    // must say EAGAIN, not block. O_NONBLOCK is a flag of the open file
+    // description, shared by every process that inherited the socket, so it
+    // is never cleared again: a prefork worker that stops must not turn its
+    // siblings' accepts blocking (they would sleep in accept(2) with their
+    // keep-alive connections waiting).
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+      r = -errno;
+      poller_.Close();
+      *failed = "fcntl";
+      return r;
+    }
+    // Whole responses go out in one write, but pipelined responses and a
+    // streamed body's chunks must not wait for the previous ACK (Nagle). On
+    // Linux accepted sockets inherit it from the listener: one setsockopt
+    // here instead of one per connection (best effort: not every socket is TCP).
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  // Whole responses go out in one write, but pipelined responses and a
-  // streamed body's chunks must not wait for the previous ACK (Nagle). On
-  // Linux accepted sockets inherit it from the listener: one setsockopt
-  // here instead of one per connection (best effort: not every socket is TCP).
-  int one = 1;
-  setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  r = poller_.AddLevelRead(listen_fd, &listen_tag_);
+  r = Listen(true);
   if (r < 0) {
     Shutdown();
     *failed = kPollerCall[1];
     return r;
   }
-  listening_ = true;
   started_ = true;
   now_ = NowMs();
   return 0;
 }
 
+int PollLoop::Listen(bool on) {
+  if (on == listening_) return 0;
+  for (size_t i = 0; i < listeners_.size(); i++) {
+    if (!on) {
+      poller_.Remove(listeners_[i]);
+      continue;
+    }
+    int r = poller_.AddLevelRead(listeners_[i], &listeners_[i]);
+    if (r < 0) {
+      while (i-- > 0) poller_.Remove(listeners_[i]);
+      return r;
+    }
+  }
+  listening_ = on;
+  return 0;
+}
+
+int PollLoop::ListenerOf(const void* data) const {
+  if (listeners_.empty()) return -1;
+  const int* p = static_cast<const int*>(data);
+  if (p < listeners_.data() || p >= listeners_.data() + listeners_.size()) return -1;
+  return *p;
+}
+
 void PollLoop::Shutdown() {
-  if (listening_) poller_.Remove(listen_fd_);
-  listening_ = false;
+  Listen(false);
   poller_.Close();
 }
 
@@ -136,8 +161,9 @@ void PollLoop::RunOnce() {
   now_ = NowMs();
   if (n < 0) handler_->OnError(n, "epoll_wait");
   for (int i = 0; i < n; i++) {
-    if (evs[i].data == &listen_tag_) {
-      if (listening_) Accept();
+    int lfd = ListenerOf(evs[i].data);
+    if (lfd >= 0) {
+      if (listening_) Accept(lfd);
       continue;
     }
     // A connection closed earlier in this batch is still allocated (freed
@@ -201,14 +227,14 @@ int64_t PollLoop::NextDeadline() const {
   return next;
 }
 
-void PollLoop::Accept() {
+void PollLoop::Accept(int listen_fd) {
   for (int i = 0; i < kAcceptBatch; i++) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
 #ifdef __linux__
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
-    int fd = accept(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+    int fd = accept(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len);
     if (fd >= 0) {
       fcntl(fd, F_SETFD, FD_CLOEXEC);
       fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -252,8 +278,7 @@ void PollLoop::Accept() {
 }
 
 void PollLoop::PauseAccept() {
-  if (listening_) poller_.Remove(listen_fd_);
-  listening_ = false;
+  Listen(false);
   accept_resume_at_ = now_ + kAcceptPauseMs;
 }
 
@@ -496,7 +521,7 @@ void PollLoop::ExpireDeadlines() {
   while (DeadlineNode* n = linger_.Expired(now_)) CloseConn(static_cast<PollConn*>(n));
   if (accept_resume_at_ >= 0 && now_ >= accept_resume_at_) {
     accept_resume_at_ = -1;
-    if (!stopping_ && poller_.AddLevelRead(listen_fd_, &listen_tag_) == 0) listening_ = true;
+    if (!stopping_) Listen(true);
   }
 }
 
@@ -615,8 +640,7 @@ void PollLoop::Stop(bool graceful) {
   now_ = NowMs();
   if (!stopping_) {
     stopping_ = true;
-    if (listening_) poller_.Remove(listen_fd_);
-    listening_ = false;
+    Listen(false);
     accept_resume_at_ = -1;
   }
   std::vector<PollConn*> all;

@@ -51,9 +51,10 @@ class PollLoop {
   PollLoop(const PollLoop&) = delete;
   PollLoop& operator=(const PollLoop&) = delete;
 
-  // Creates the poller and watches listen_fd (made non-blocking until the
-  // loop ends); returns 0, or -errno with *failed naming the syscall.
-  int Start(int listen_fd, const Limits& limits, PollHandler* handler, const char** failed);
+  // Creates the poller and watches every listening descriptor of
+  // listen_fds (made non-blocking, for good: see Start); returns 0, or
+  // -errno with *failed naming the syscall.
+  int Start(const std::vector<int>& listen_fds, const Limits& limits, PollHandler* handler, const char** failed);
   // Returns the poller's descriptor: readable while events are pending.
   int fd() const { return poller_.fd(); }
   // Handles the ready events (one batch, without waiting), then expired
@@ -116,8 +117,12 @@ class PollLoop {
   };
   // Returns the open connection with this id, or nullptr.
   PollConn* Find(uint32_t id) const;
-  // Accepts a batch of pending connections.
-  void Accept();
+  // Accepts a batch of pending connections of listen_fd.
+  void Accept(int listen_fd);
+  // Watches (on) or stops watching (off) every listener; returns 0 or -errno.
+  int Listen(bool on);
+  // Returns the listening descriptor a poller event's data names, or -1 for a connection's.
+  int ListenerOf(const void* data) const;
   // Advances c's input side: parse, read while the kernel has bytes, hand out a request or reject.
   void Drive(PollConn* c);
   // One read(2) of c into p[0..space), EINTR retried: returns the bytes read,
@@ -157,7 +162,7 @@ class PollLoop {
   Poller poller_;
   PollHandler* handler_ = nullptr;
   Limits limits_;
-  int listen_fd_ = -1;
+  std::vector<int> listeners_;  // listening descriptors; the poller's data for each is its slot's address
   bool listening_ = false;
   int64_t accept_resume_at_ = -1;  // accepting paused (EMFILE) until then
   bool stopping_ = false;
@@ -166,7 +171,6 @@ class PollLoop {
   int64_t now_ = 0;
   uint32_t next_id_ = 0;
   uint64_t requests_ = 0;
-  char listen_tag_ = 0;       // the listening socket's poller data
 
   std::unordered_map<uint32_t, PollConn*> conns_;
   std::vector<uint32_t> resume_;     // connections with a buffered next request

@@ -18,13 +18,13 @@ import type { EngineContext } from './types.js';
 export async function runFork(ctx: EngineContext): Promise<void> {
   const { log, options } = ctx;
   const result = native.forkLoop as (
-    fd: number,
+    fds: number[],
     opts: { maxChildren: number; gracefulTimeoutMs: number },
     onReaped: (st: { pid: number; exited: boolean; exitCode: number | null; signaled: boolean; signal: string | null; coreDumped: boolean }) => void,
     onError: (err: Error) => void,
   ) => { role: 'child'; fd: number; address: { address: string; port: number } } | { role: 'parent'; stopSignal: string | null };
   const r = result(
-    ctx.listenFd,
+    ctx.listenFds,
     { maxChildren: options.maxChildren ?? 0, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000 },
     (st) => {
       const how = describeStatus(st);

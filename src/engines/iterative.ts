@@ -13,7 +13,7 @@ import type { EngineContext } from './types.js';
 type Accepted = { fd: number; address: { address: string; port: number } } | null;
 
 export async function runIterative(ctx: EngineContext): Promise<void> {
-  const acceptNext = native.acceptNext as (fd: number) => Accepted;
+  const acceptNext = native.acceptNext as (fds: number[]) => Accepted;
   const { app } = ctx;
   // A Node request listener: node:http parses each accepted connection here.
   const nodeServer = app.interface === 'node'
@@ -21,7 +21,7 @@ export async function runIterative(ctx: EngineContext): Promise<void> {
     : undefined;
   (native.installStopHandlers as (fast: boolean) => void)(true);
   try {
-    for (let conn = acceptNext(ctx.listenFd); conn; conn = acceptNext(ctx.listenFd)) {
+    for (let conn = acceptNext(ctx.listenFds); conn; conn = acceptNext(ctx.listenFds)) {
       if (app.interface === 'node') {
         await serveSocket(nodeServer!, conn.fd);
         continue;

@@ -75,6 +75,14 @@ function createServer(ctx: EngineContext, listenerOptions: ListenerOptions = {})
   return server;
 }
 
+/** One server per listening socket of ctx, each listening on its descriptor (listen({ fd })). */
+async function listenAll(ctx: EngineContext, make: () => http.Server): Promise<http.Server[]> {
+  return Promise.all(ctx.listenFds.map((fd) => {
+    const server = make();
+    return new Promise<http.Server>((resolve) => server.listen({ fd }, () => resolve(server)));
+  }));
+}
+
 /** Resolves when SIGTERM (graceful: in-flight requests finish) or SIGINT/SIGQUIT stops the server. */
 function untilStopped(servers: http.Server[], onStop: (signal: string) => void): Promise<void> {
   return new Promise((resolve) => {
@@ -103,10 +111,9 @@ function untilStopped(servers: http.Server[], onStop: (signal: string) => void):
 export async function runNode(ctx: EngineContext, listenerOptions: ListenerOptions = {}): Promise<void> {
   const workers = ctx.options.workers ?? 1;
   if (workers <= 1) {
-    const server = createServer(ctx, listenerOptions);
-    // Serve on the socket forkserve already bound: same address, same backlog.
-    await new Promise<void>((resolve) => server.listen({ fd: ctx.listenFd }, resolve));
-    await untilStopped([server], (sig) => ctx.log.info(`Stopped by ${sig}`));
+    // Serve on the sockets forkserve already bound (same address, same backlog): one http.Server each.
+    const servers = await listenAll(ctx, () => createServer(ctx, listenerOptions));
+    await untilStopped(servers, (sig) => ctx.log.info(`Stopped by ${sig}`));
     return;
   }
   if (cluster.isPrimary) {
@@ -114,7 +121,7 @@ export async function runNode(ctx: EngineContext, listenerOptions: ListenerOptio
     // descriptor of that number: the socket forkserve bound. The primary then
     // hands connections to the workers (cluster's round-robin), and the
     // address never goes without a listener, even while a worker is replaced.
-    const spawn = () => cluster.fork({ FORKSERVE_LISTEN_FD: String(ctx.listenFd), FORKSERVE_PORT: String(ctx.serverPort) });
+    const spawn = () => cluster.fork({ FORKSERVE_LISTEN_FD: ctx.listenFds.join(','), FORKSERVE_PORT: String(ctx.serverPort) });
     let stopping = false;
     for (let i = 0; i < workers; i++) spawn();
     cluster.on('exit', (worker, code, signal) => {
@@ -138,9 +145,8 @@ export async function runNode(ctx: EngineContext, listenerOptions: ListenerOptio
     });
     return;
   }
-  const server = createServer(ctx);
-  await new Promise<void>((resolve) => server.listen({ fd: ctx.listenFd }, resolve));
+  const servers = await listenAll(ctx, () => createServer(ctx));
   ctx.log.info(`Booting worker with pid: ${process.pid} (node:cluster)`);
-  await untilStopped([server], () => {});
+  await untilStopped(servers, () => {});
   if (process.connected) process.disconnect(); // stopped by a signal of its own: let go of the primary
 }

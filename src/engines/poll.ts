@@ -50,7 +50,7 @@ export interface PollCallbacks {
   onStopped?(): void;
 }
 
-/** `new native.PollServer(listenFd, limits, callbacks)`: serving starts at once. */
+/** `new native.PollServer(listenFds, limits, callbacks)`: serving starts at once, on every listener. */
 export interface NativePollServer {
   /**
    * Sends the response head of connection `connId` (adding Date, Server, and
@@ -89,7 +89,7 @@ export interface NativePollServer {
   readonly running: boolean;
 }
 
-export type NativePollServerClass = new (listenFd: number, limits: HttpLimits, callbacks: PollCallbacks) => NativePollServer;
+export type NativePollServerClass = new (listenFds: number | number[], limits: HttpLimits, callbacks: PollCallbacks) => NativePollServer;
 
 const PollServer = native.PollServer as NativePollServerClass;
 
@@ -123,7 +123,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
 
-  const server: NativePollServer = new PollServer(ctx.listenFd, options, {
+  const server: NativePollServer = new PollServer(ctx.listenFds, options, {
     onRequest(connId, method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort) {
       const req: PollRequest & RequestInfo = {
         method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort, serverName, serverPort,

@@ -21,7 +21,10 @@ export interface EngineOptions extends HttpLimits {
 }
 
 export interface EngineContext {
+  /** The first listening socket (SERVER_NAME/SERVER_PORT come from it). */
   listenFd: number;
+  /** Every listening socket served (--bind repeated, or systemd's), listenFd first. */
+  listenFds: number[];
   /** The app: a request handler (native HTTP core) or a Node request listener (node:http). */
   app: Served;
   log: Logger;
