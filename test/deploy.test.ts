@@ -2,7 +2,7 @@
 // systemd-socket-activate, which passes the descriptor as systemd does),
 // with READY=1/STOPPING=1 on NOTIFY_SOCKET; unix:PATH (also behind nginx);
 // fd://N; --pid FILE.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AF_INET, AF_UNIX, MSG_DONTWAIT, SOCK_DGRAM, SOCK_STREAM, bind, close, listen, recv, socket } from '../src/posix.js';
+import { startNginx } from './helpers/nginx.js';
 import { CLI, FIXTURES, ROOT, waitFor } from './helpers/server.js';
 
 const run = promisify(execFile);
@@ -250,34 +251,19 @@ describe.skipIf(!linux)('--reuse-port', () => {
 });
 
 describe.skipIf(!linux || !have('nginx'))('nginx in front, over a unix socket', () => {
-  let nginx: ChildProcess | undefined;
+  let nginx: ReturnType<typeof startNginx> | undefined;
   it('proxies to forkserve on unix:PATH (proxy_pass http://unix:...)', async () => {
     const sock = path.join(dir, 'behind-nginx.sock');
     const port = await freePort();
     const server = start(process.execPath, [CLI, APP, '--bind', `unix:${sock}`, '-k', 'poll', '--no-access-log']);
-    const conf = path.join(dir, 'nginx.conf');
-    fs.writeFileSync(conf, `worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx-error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/nginx-body;
-  proxy_temp_path ${dir}/nginx-proxy;
-  fastcgi_temp_path ${dir}/nginx-fastcgi;
-  uwsgi_temp_path ${dir}/nginx-uwsgi;
-  scgi_temp_path ${dir}/nginx-scgi;
+    try {
+      await waitFor(() => server.stderr().includes('Listening at'), 15_000);
+      nginx = startNginx(dir, 'nginx-unix', `
   upstream app { server unix:${sock}; keepalive 4; }
   server {
     listen 127.0.0.1:${port};
     location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }
-  }
-}
-`);
-    try {
-      await waitFor(() => server.stderr().includes('Listening at'), 15_000);
-      nginx = spawn('nginx', ['-c', conf, '-e', path.join(dir, 'nginx-error.log')], { stdio: 'ignore' });
+  }`);
       // Ready once it answers (nginx has no readiness line of its own), bounded.
       let body: Record<string, unknown> | undefined;
       for (let i = 0; i < 200 && !body; i++) {
@@ -287,7 +273,7 @@ http {
       expect(body).toMatchObject({ path: '/via/nginx', query: 'q=1', host: '127.0.0.1' });
       for (let i = 0; i < 20; i++) expect(JSON.parse(await curl([`http://127.0.0.1:${port}/n${i}`])).path).toBe(`/n${i}`);
     } finally {
-      nginx?.kill('SIGQUIT');
+      nginx?.stop();
       await server.stop();
     }
   });

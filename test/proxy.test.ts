@@ -3,13 +3,14 @@
 // PROXY protocol (v1, v2) parsed natively, with HAProxy's send-proxy-v2 and
 // its health checks in front. Distinct loopback sources (curl --interface
 // 127.0.0.N) make the client's address differ from the proxy's.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNginx } from './helpers/nginx.js';
 import { FIXTURES, rawRequest, startServer, waitFor } from './helpers/server.js';
 
 const run = promisify(execFile);
@@ -88,15 +89,7 @@ describe.skipIf(!linux || !have('nginx'))('nginx in front, over TCP', () => {
   ] as const)('%s: the app sees the client from X-Forwarded-For only when nginx is trusted', async (_what, flags, expected) => {
     const server = await startServer(WSGI, ['-k', 'poll', '--no-access-log', ...flags]);
     const port = await freePort();
-    const conf = path.join(dir, `nginx-${port}.conf`);
-    fs.writeFileSync(conf, `worker_processes 1;
-daemon off;
-pid ${dir}/nginx-${port}.pid;
-error_log ${dir}/nginx-${port}-error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/b; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s;
+    const nginx = startNginx(dir, `nginx-${port}`, `
   server {
     listen 127.0.0.1:${port};
     location / {
@@ -104,16 +97,13 @@ http {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto https;
     }
-  }
-}
-`);
-    const nginx: ChildProcess = spawn('nginx', ['-c', conf, '-e', path.join(dir, `nginx-${port}-error.log`)], { stdio: 'ignore' });
+  }`);
     try {
       const seen = await throughProxy(`http://127.0.0.1:${port}/`, ['--interface', '127.0.0.5']);
       expect(seen.remoteAddr).toBe(expected);
       expect(seen.scheme).toBe(expected === '127.0.0.1' ? 'http' : 'https');
     } finally {
-      nginx.kill('SIGQUIT');
+      nginx.stop();
       await server.stop();
     }
   });

@@ -15,12 +15,6 @@
 
 namespace engine {
 
-#ifdef MSG_MORE
-static constexpr int kMsgMore = MSG_MORE;
-#else
-static constexpr int kMsgMore = 0;
-#endif
-
 static int64_t NowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -212,19 +206,24 @@ ReadResult Connection::ReadChunkedBody(size_t head_len, Request* req, int* statu
   return ReadResult::kRequest;
 }
 
-int Connection::WriteHead(const http::ResponseHead& head, const char* body, int64_t body_length) {
+bool Connection::BeginResponse(const http::ResponseHead& head, int64_t body_length, std::string* out) {
   http::FramingInput in;
   in.minor_version = minor_version_;
   in.head_request = head_request_;
   in.keep_alive = keep_alive_;
   in.body_length = body_length;
   http::Framing fr;
-  std::string out;
-  if (!http::FormatHead(head, in, &out, &fr)) return -EINVAL;
+  if (!http::FormatHead(head, in, out, &fr)) return false;
   keep_alive_ = fr.keep_alive && !StopRequested();
   chunked_out_ = fr.chunked;
   send_body_ = fr.send_body;
   WatchdogResponseStarted();
+  return true;
+}
+
+int Connection::WriteHead(const http::ResponseHead& head, const char* body, int64_t body_length) {
+  std::string out;
+  if (!BeginResponse(head, body_length, &out)) return -EINVAL;
   if (body_length >= 0 && send_body_ && body_length <= 65536) {
     out.append(body, static_cast<size_t>(body_length));  // one write for small responses
     body_bytes_ = static_cast<uint64_t>(body_length);
@@ -242,18 +241,8 @@ int Connection::WriteHead(const http::ResponseHead& head, const char* body, int6
 }
 
 int Connection::WriteFile(const http::ResponseHead& head, FileSegment* file) {
-  http::FramingInput in;
-  in.minor_version = minor_version_;
-  in.head_request = head_request_;
-  in.keep_alive = keep_alive_;
-  in.body_length = static_cast<int64_t>(file->left);
-  http::Framing fr;
   std::string out;
-  if (!http::FormatHead(head, in, &out, &fr)) return -EINVAL;
-  keep_alive_ = fr.keep_alive && !StopRequested();
-  chunked_out_ = false;
-  send_body_ = fr.send_body;
-  WatchdogResponseStarted();
+  if (!BeginResponse(head, static_cast<int64_t>(file->left), &out)) return -EINVAL;
   if (!send_body_) file->left = 0;
   body_bytes_ = file->left;
   // MSG_MORE: the head waits in the kernel for the file's first bytes, so

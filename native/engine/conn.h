@@ -83,6 +83,9 @@ class Connection {
   ReadResult ReadLengthBody(size_t head_len, uint64_t length, Request* req, int* status);
   ReadResult ReadChunkedBody(size_t head_len, Request* req, int* status);
   void Continue100(const Request* req);
+  // Formats the response head into *out and takes this response's framing
+  // (keep-alive, chunked, body or none); false for an invalid field.
+  bool BeginResponse(const http::ResponseHead& head, int64_t body_length, std::string* out);
   // Reads the PROXY header (proxy_protocol) before the first request; false
   // when it is invalid, late or cut short: close without an answer.
   bool ReadProxyHeader();

@@ -5,10 +5,19 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "posix/files.h"
 
 namespace engine {
+
+// send(2) flag for a response head a file follows: the kernel holds the head
+// for the file's first bytes, so a small file leaves in one segment with it.
+#ifdef MSG_MORE
+constexpr int kMsgMore = MSG_MORE;
+#else
+constexpr int kMsgMore = 0;
+#endif
 
 struct FileSegment {
   int fd = -1;              // owned: closed by Close()

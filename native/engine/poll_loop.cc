@@ -25,12 +25,6 @@ static constexpr int kLingerMs = 2000;       // how long a closing connection wa
 static constexpr size_t kHighWater = 65536;  // Write asks the app to wait above this much queued output
 static constexpr uint64_t kFileTurn = 2u << 20;  // file bytes one connection sends per turn (nginx's sendfile_max_chunk)
 
-#ifdef MSG_MORE
-static constexpr int kMsgMore = MSG_MORE;
-#else
-static constexpr int kMsgMore = 0;
-#endif
-
 int64_t PollLoop::NowMs() {
   struct timespec ts;
 #ifdef CLOCK_MONOTONIC_COARSE

@@ -86,7 +86,7 @@ export function applyForwarded(req: RequestInfo, trust: Trust): void {
     return;
   }
   if (xff !== undefined) {
-    const addr = proxyaddr({ headers: { 'x-forwarded-for': xff }, connection: { remoteAddress: req.remoteAddress } } as never, (a: string) => trust(a));
+    const addr = proxyaddr({ headers: { 'x-forwarded-for': xff }, connection: { remoteAddress: req.remoteAddress } } as never, trust);
     if (addr) req.remoteAddress = addr;
   }
   const proto = xfp?.split(',')[0].trim().toLowerCase();

@@ -6,6 +6,7 @@
  *  - Fetch-style (Hono, Bun, Deno): an object with `fetch(request: Request) =>
  *    Response | Promise<Response>`.
  */
+import type { FileBody } from './file-body.js';
 
 /** The CGI/WSGI variables of one request (PEP 3333, RFC 3875 §4.1). */
 export interface Environ {
@@ -54,8 +55,6 @@ export interface FetchApp {
 }
 
 export type App = WsgiApp | FetchApp;
-
-import type { FileBody } from './file-body.js';
 
 /** What a served request produced, before framing: the engine adds Date, Server, Content-Length or chunked. */
 export interface AppResponse {

@@ -7,13 +7,13 @@
 import { native } from '../native.js';
 import { _exit, getpid } from '../posix.js';
 import { describeStatus } from '../log.js';
-
-/** The exit status of a child the request watchdog ended (native/engine/watchdog.h, timeout(1)'s). */
-const WATCHDOG_EXIT = 124;
 import { formatHostPort } from '../listen.js';
 import { serveConnection } from './connection.js';
 import { createHttpServer, guardListener, serveSocket } from './listener.js';
 import type { EngineContext } from './types.js';
+
+/** The exit status of a child the request watchdog ended (native/engine/watchdog.h, timeout(1)'s). */
+const WATCHDOG_EXIT = 124;
 
 export async function runFork(ctx: EngineContext): Promise<void> {
   const { log, options } = ctx;
