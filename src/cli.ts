@@ -50,7 +50,9 @@ Options:
   -i, --interface NAME     ${INTERFACES.join(' | ')} (default auto): wsgi app(environ, startResponse),
                            fetch { fetch(request) }, node (req, res) listener (Express, Koa)
   -w, --workers N          prefork, node: worker processes (default: number of CPUs)
-      --max-children N     fork: at most N children at once (default: no bound)
+      --max-children N     fork: at most N children at once; at the bound, accepting waits for
+                           an exit (default: half of RLIMIT_NPROC, half the memory at 1 MiB per
+                           child, at most 4096; 0: no bound)
       --max-requests N     prefork: replace a worker after N requests (default 0: never)
       --max-requests-jitter N  prefork: up to N more, chosen per worker
   -t, --timeout S          a request running longer gets 503 if nothing was sent (fork:

@@ -17,6 +17,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warning', 'err
 export interface Logger {
   /** False when access lines are not written: engines skip gathering their fields. */
   readonly accessEnabled?: boolean;
+  /** False when debug lines are not written: engines skip producing them (the fork loop then reports no clean exits). */
+  readonly debugEnabled?: boolean;
   /** Per-event detail (a fork child reaped with exit 0): shown with --log-level debug. */
   debug?(message: string): void;
   info(message: string): void;
@@ -39,6 +41,7 @@ export function createLogger(options: { accessLog?: boolean; quiet?: boolean; le
   if (level < 0) throw new TypeError(`Unknown log level "${options.level}": expected one of ${LOG_LEVELS.join(', ')}`);
   return {
     accessEnabled: options.accessLog !== false && !options.quiet,
+    debugEnabled: !options.quiet && level <= 0,
     debug(message) {
       if (!options.quiet && level <= 0) write(`[${stamp()}] [${getpid()}] [DEBUG] ${message}\n`);
     },

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pidsControllerAvailable, pidsGroup } from './helpers/cgroup.js';
-import { FIXTURES, ROOT, fdCount, rawRequest, startServer, waitFor, zombieChildren, type RunningServer } from './helpers/server.js';
+import { FIXTURES, ROOT, childPids, fdCount, rawRequest, startServer, waitFor, zombieChildren, type RunningServer } from './helpers/server.js';
+import { connection } from './helpers/connection.js';
 
 const run = promisify(execFile);
 const apps = `${FIXTURES}/apps.ts`;
@@ -43,12 +44,56 @@ describe('fork engine: the example app', () => {
 });
 
 describe('fork engine: log levels', () => {
+  it('at --log-level debug the parent runs JS after every reap, and every later child still works', async () => {
+    // Each logged reap runs JS in the parent, so the heap is advised for fork again before the next fork (docs/fork-in-node.md §1).
+    server = await startServer(`${ROOT}/examples/hello.ts`, ['--log-level', 'debug', '--no-access-log']);
+    const s = server;
+    for (let i = 0; i < 60; i++) {
+      const res = await fetch(`${s.url}/n/${i}`, { headers: { connection: 'close' } });
+      expect(await res.text()).toBe(`Hello, World! You asked for /n/${i}\n`);
+    }
+    expect(await waitFor(() => (s.stderr().match(/Reaped child \d+: exited 0/g) ?? []).length === 60)).toBe(true);
+    expect(s.stderr()).not.toMatch(/killed by|exited [1-9]/);
+  });
+
   it('at the default level a clean child exit writes no line; the access line stays', async () => {
     server = await startServer(`${ROOT}/examples/hello.ts`);
     const s = server;
     for (let i = 0; i < 5; i++) expect((await fetch(`${s.url}/quiet/${i}`, { headers: { connection: 'close' } })).status).toBe(200);
     expect(await waitFor(() => (s.stderr().match(/"GET \/quiet\/\d/g) ?? []).length === 5)).toBe(true);
     expect(s.stderr()).not.toMatch(/Reaped child/);
+  });
+});
+
+describe('fork engine: bounded by default', () => {
+  it('bounds children by half of RLIMIT_NPROC when no --max-children is given, and serves the rest as children exit', async () => {
+    // prlimit(1) execs the server with RLIMIT_NPROC 16: the default bound is 8.
+    server = await startServer(`${ROOT}/examples/hello.ts`, ['--no-access-log'], ['prlimit', '--nproc=16:16']);
+    const s = server;
+    expect(await waitFor(() => /At most 8 children at once \(--max-children\)/.test(s.stderr()))).toBe(true);
+    // Twelve clients send half a head: each holds a child until it finishes.
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, childPids(s.pid).length)), 5);
+    try {
+      const held = Array.from({ length: 12 }, () => connection(s.port, 'GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n'));
+      expect(await waitFor(() => childPids(s.pid).length === 8)).toBe(true);
+      // Each finished head frees a child, and the next connection waiting in the backlog gets it.
+      for (const c of held) {
+        c.sock.write('\r\n');
+        expect(await waitFor(() => /^HTTP\/1\.1 200 OK/.test(c.state.data), 10_000)).toBe(true);
+      }
+      expect(await waitFor(() => childPids(s.pid).length === 0)).toBe(true);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(most).toBe(8);
+    expect(zombieChildren(s.pid)).toEqual([]);
+  });
+
+  it('--max-children 0 removes the bound', async () => {
+    server = await startServer(`${ROOT}/examples/hello.ts`, ['--max-children', '0'], ['prlimit', '--nproc=16:16']);
+    const s = server;
+    expect(await waitFor(() => /No bound on children \(--max-children 0\)/.test(s.stderr()))).toBe(true);
   });
 });
 

@@ -1,7 +1,7 @@
 // HTTP/1.1 behaviour a client sees on the native engines: timeouts,
 // configurable limits, persistent-connection rules (RFC 9112 §9).
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { connection } from './helpers/connection.js';
 import { FIXTURES, rawRequest, startServer, waitFor, type RunningServer } from './helpers/server.js';
 
 const app = `${FIXTURES}/conformance.ts:wsgi`;
@@ -10,17 +10,6 @@ afterEach(async () => {
   await server?.stop();
   server = undefined;
 });
-
-/** Opens a connection, writes `first`, and collects what arrives; `closed` tells when the server closed. */
-function connection(port: number, first: string) {
-  const sock = net.connect(port, '127.0.0.1');
-  const state = { data: '', closed: false };
-  sock.on('connect', () => sock.write(first));
-  sock.on('data', (d) => (state.data += d.toString('latin1')));
-  sock.on('close', () => (state.closed = true));
-  sock.on('error', () => {});
-  return { sock, state };
-}
 
 describe.each(['fork', 'prefork', 'iterative'])('engine %s', (engine) => {
   it('answers 408 when the header section does not arrive in time, and keeps serving', async () => {

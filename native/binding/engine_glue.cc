@@ -5,7 +5,7 @@
 #include "binding/addon.h"
 #include "binding/errors.h"
 #include "binding/values.h"
-#include "node/platform_park.h"
+#include "node/fork_hooks.h"
 #include "engine/conn.h"
 #include "engine/fork_loop.h"
 #include "engine/watchdog.h"
@@ -18,6 +18,11 @@ Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st);  // p
 static int OptInt(Napi::Object o, const char* key, int def) {
   Napi::Value v = o.Get(key);
   return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : def;
+}
+
+static bool OptBool(Napi::Object o, const char* key, bool def) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : def;
 }
 
 class Connection : public Napi::ObjectWrap<Connection> {
@@ -163,14 +168,19 @@ class Connection : public Napi::ObjectWrap<Connection> {
   std::unique_ptr<engine::Connection> conn_;
 };
 
-// Forwards the parent loop's events to JS callbacks, synchronously.
+// Forwards the parent loop's events to JS callbacks, synchronously. A
+// child's clean exit (status 0) is forwarded only if asked: one per
+// connection, it is the loop's commonest event, and a loop that runs no JS
+// between forks forks cheaper (node/fork_hooks.h).
 class JsForkEvents : public engine::ForkLoopEvents {
  public:
-  JsForkEvents(Napi::Env env, Napi::Function on_reaped, Napi::Function on_error)
-      : env_(env), on_reaped_(on_reaped), on_error_(on_error) {}
+  JsForkEvents(Napi::Env env, Napi::Function on_reaped, Napi::Function on_error, bool report_clean_exits)
+      : env_(env), on_reaped_(on_reaped), on_error_(on_error), report_clean_exits_(report_clean_exits) {}
   void OnReaped(const posix::WaitStatus& st) override {
+    if (!report_clean_exits_ && st.exited && st.exit_code == 0) return;
     Napi::HandleScope scope(env_);
     on_reaped_.Call({WaitStatusObject(env_, st)});
+    nodefork::HeapMayHaveChanged();
   }
   void OnForkFailed(int err) override { Report(err, "fork"); }
   void OnAcceptFailed(int err) override { Report(err, "accept"); }
@@ -179,29 +189,33 @@ class JsForkEvents : public engine::ForkLoopEvents {
   void Report(int err, const char* syscall) {
     Napi::HandleScope scope(env_);
     on_error_.Call({SystemError(env_, err, syscall).Value()});
+    nodefork::HeapMayHaveChanged();
   }
   Napi::Env env_;
   Napi::Function on_reaped_, on_error_;
+  bool report_clean_exits_;
 };
 
-// forkLoop(listenFds: number | number[], { maxChildren, gracefulTimeoutMs }, onReaped, onError)
+// forkLoop(listenFds: number | number[], { maxChildren, gracefulTimeoutMs, reportCleanExits }, onReaped, onError)
 //   -> { role: 'child', fd, address } in the child, { role: 'parent', stopSignal } when stopped.
 static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   engine::ForkLoopOptions opt;
+  bool report_clean = false;
   opt.listen_fds = ArgFds(info, 0, "listenFds");
   if (info[1].IsObject()) {
     Napi::Object o = info[1].As<Napi::Object>();
     opt.max_children = OptInt(o, "maxChildren", 0);
     opt.graceful_timeout_ms = OptInt(o, "gracefulTimeoutMs", 30000);
+    report_clean = OptBool(o, "reportCleanExits", false);
   }
   if (!info[2].IsFunction() || !info[3].IsFunction()) ThrowTypeError(env, "onReaped and onError must be functions");
-  JsForkEvents events(env, info[2].As<Napi::Function>(), info[3].As<Napi::Function>());
+  JsForkEvents events(env, info[2].As<Napi::Function>(), info[3].As<Napi::Function>(), report_clean);
   // The parent runs no event loop until the loop returns: its platform
-  // threads stay parked across the forks instead of being parked per fork.
-  nodefork::HoldParked();
+  // threads stay parked across the forks, and its heap is advised once.
+  nodefork::BeginForkLoop();
   engine::ForkLoopResult r = engine::RunForkLoop(opt, &events);
-  if (!r.child) nodefork::ReleaseParked();
+  if (!r.child) nodefork::EndForkLoop();
   if (env.IsExceptionPending()) throw Napi::Error(env, env.GetAndClearPendingException().Value());
   Napi::Object o = Napi::Object::New(env);
   if (r.child) {
@@ -237,7 +251,7 @@ static Napi::Value Watchdog(const Napi::CallbackInfo& info) {
 static Napi::Value Reap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction()) ThrowTypeError(env, "onReaped must be a function");
-  JsForkEvents events(env, info[0].As<Napi::Function>(), info[0].As<Napi::Function>());
+  JsForkEvents events(env, info[0].As<Napi::Function>(), info[0].As<Napi::Function>(), true);
   return Napi::Number::New(env, engine::ReapChildren(&events));
 }
 

@@ -15,6 +15,7 @@
 
 #include "binding/addon.h"
 #include "binding/errors.h"
+#include "node/fork_hooks.h"
 #include "node/platform_park.h"
 #include "posix/signals.h"
 #include "posix/sys.h"
@@ -331,7 +332,7 @@ static Napi::Value ForkParking(const Napi::CallbackInfo& info) {
 void InitPosix(Napi::Env env, Napi::Object exports) {
   // FORKSERVE_NO_PARKING=1 forks without parking: only to show what it prevents (docs/fork-in-node.md).
   const char* no_parking = getenv("FORKSERVE_NO_PARKING");
-  if (!no_parking || strcmp(no_parking, "1") != 0) nodefork::InstallPlatformParking();
+  nodefork::InstallForkHooks(!no_parking || strcmp(no_parking, "1") != 0);
   exports.Set("forkParking", Napi::Function::New(env, ForkParking, "forkParking"));
   exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
   exports.Set("socketpair", Napi::Function::New(env, SocketPair, "socketpair"));

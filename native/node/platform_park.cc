@@ -29,8 +29,6 @@
 #include <v8-platform.h>
 #include <v8.h>
 
-#include "posix/sys.h"
-
 namespace nodefork {
 namespace {
 
@@ -48,7 +46,7 @@ uint32_t g_round = 0;
 int g_posted = 0;             // tasks posted this round, each owed one release byte
 int g_workers = -1;           // threads that take tasks; -1 until the first fork measures it
 bool g_child = false;
-bool g_held = false;          // HoldParked(): Prepare/Parent leave the threads parked
+bool g_held = false;          // HoldParked(): ParkBeforeFork/ReleaseAfterFork leave the threads parked
 bool g_held_all = false;      // while held: whether every thread parked
 unsigned long g_parked = 0, g_unparked = 0;
 
@@ -128,14 +126,7 @@ void Count(bool all_parked) {
   else g_unparked++;
 }
 
-void Prepare() {
-  if (g_held) return Count(g_held_all);
-  bool all = false;
-  if (Park(&all)) Count(all);
-}
-
-void Parent() {
-  if (g_held) return;
+void Release() {
   char ones[64] = {0};
   for (int left = g_posted; left > 0;) {
     int k = left < 64 ? left : 64;
@@ -143,17 +134,6 @@ void Parent() {
     left -= k;
   }
   g_posted = 0;
-}
-
-void Child() {
-  // The parked threads do not exist here; a fork from this process has nobody to park.
-  g_child = true;
-  g_held = false;
-  g_platform = nullptr;
-  for (int* p : {&g_arrive[0], &g_arrive[1], &g_release[0], &g_release[1]}) {
-    if (*p >= 0) close(*p);
-    *p = -1;
-  }
 }
 
 bool MakePipe(int fds[2], bool nonblocking_read) {
@@ -165,7 +145,28 @@ bool MakePipe(int fds[2], bool nonblocking_read) {
 
 }  // namespace
 
-bool InstallPlatformParking() {
+void ParkBeforeFork() {
+  if (g_held) return Count(g_held_all);
+  bool all = false;
+  if (Park(&all)) Count(all);
+}
+
+void ReleaseAfterFork() {
+  if (!g_held) Release();
+}
+
+void ForgetPlatformInChild() {
+  // The parked threads do not exist here; a fork from this process has nobody to park.
+  g_child = true;
+  g_held = false;
+  g_platform = nullptr;
+  for (int* p : {&g_arrive[0], &g_arrive[1], &g_release[0], &g_release[1]}) {
+    if (*p >= 0) close(*p);
+    *p = -1;
+  }
+}
+
+bool FindPlatform() {
   if (g_platform) return true;
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   if (!isolate) return false;
@@ -187,21 +188,20 @@ bool InstallPlatformParking() {
     return false;
   }
   g_platform = platform;
-  posix::SetForkHooks({Prepare, Parent, Child});
   return true;
 }
 
 void HoldParked() {
   if (g_held) return;
   g_held_all = false;
-  if (!Park(&g_held_all)) return;  // nothing to park: Prepare() has nothing to do either
+  if (!Park(&g_held_all)) return;  // nothing to park: ParkBeforeFork() has nothing to do either
   g_held = true;
 }
 
 void ReleaseParked() {
   if (!g_held) return;
   g_held = false;
-  Parent();
+  Release();
 }
 
 ParkStats GetParkStats() {

@@ -3,13 +3,19 @@
 
 namespace nodefork {
 
-// Registers prepare/parent/child hooks with posix::Fork() (posix/sys.h) that
-// park every thread of Node's platform pool (the threads V8 posts background
-// tasks to) in a task of ours for the duration of fork(). Must be called on
-// the main thread during a JS call (it reads the current Isolate's
-// Environment). Returns false if the platform cannot be found (then Fork()
-// works as before, unparked). See docs/fork-in-node.md §2.
-bool InstallPlatformParking();
+// Finds Node's platform, the pool V8 posts background tasks to, so that
+// ParkBeforeFork() can park every one of its threads in a task of ours for
+// the duration of fork(). Must be called on the main thread during a JS call
+// (it reads the current Isolate's Environment). Returns false if the
+// platform cannot be found (then forks happen unparked). See
+// docs/fork-in-node.md §2; fork_hooks.h calls the three below.
+bool FindPlatform();
+// Before fork(2): parks the threads (returns once all reported, or after 1 s).
+void ParkBeforeFork();
+// After fork(2) in the parent: lets them go (unless held, below).
+void ReleaseAfterFork();
+// After fork(2) in the child: the threads do not exist here; forget them.
+void ForgetPlatformInChild();
 
 // Parks the platform threads now and keeps them parked, through any number
 // of Fork() calls, until ReleaseParked(): for a parent that forks in a

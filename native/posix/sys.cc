@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "posix/forkprep.h"
 #include "posix/signals.h"
 
 namespace posix {
@@ -224,7 +223,6 @@ pid_t Fork() {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
-  PrepareHeapForFork();
   pid_t pid = fork();
   int err = errno;
   if (pid == 0) {

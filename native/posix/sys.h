@@ -53,9 +53,9 @@ int Close(int fd);
 // fcntl(2) O_NONBLOCK on or off: returns 0 or -errno.
 int SetNonBlocking(int fd, bool on);
 // fork(2): returns 0 in the child, the child's pid in the parent, or -errno.
-// Signals are blocked across the call so no handler runs half-forked, and on
-// Linux the V8 heap is made inheritable first (see forkprep.h). The hooks
-// set with SetForkHooks run around it.
+// Signals are blocked across the call so no handler runs half-forked. The
+// hooks set with SetForkHooks run around it (in a Node process they make the
+// V8 heap inheritable and park Node's threads: node/fork_hooks.h).
 pid_t Fork();
 // Like pthread_atfork(3), but only for Fork() (never for libuv's spawn):
 // prepare runs in the calling thread before fork(2), parent after it in the

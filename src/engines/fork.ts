@@ -4,8 +4,9 @@
  * SIGCHLD) runs in native code (native/engine/fork_loop.cc); it returns
  * here only in a child, which serves its connection and calls _exit.
  */
+import os from 'node:os';
 import { native } from '../native.js';
-import { _exit, getpid } from '../posix.js';
+import { _exit, constants, getpid, getrlimit } from '../posix.js';
 import { describeStatus } from '../log.js';
 import { formatHostPort } from '../listen.js';
 import { serveConnection } from './connection.js';
@@ -15,17 +16,38 @@ import type { EngineContext } from './types.js';
 /** The exit status of a child the request watchdog ended (native/engine/watchdog.h, timeout(1)'s). */
 const WATCHDOG_EXIT = 124;
 
+/** The most children --max-children defaults to, whatever the machine (Apache prefork's MaxRequestWorkers is 256). */
+export const MAX_CHILDREN_CAP = 4096;
+/** Memory a one-connection child is budgeted at for the default bound: about 0.5 MiB private, doubled for headroom. */
+const CHILD_BUDGET_BYTES = 1 << 20;
+
+/**
+ * The default of --max-children: a bound derived from the machine, so a
+ * flood of connections cannot exhaust it. The least of half the processes
+ * RLIMIT_NPROC allows this user (getrlimit(2); unlimited counts as no
+ * bound), half the physical memory at 1 MiB per child, and 4096. At least 1.
+ */
+export function defaultMaxChildren(): number {
+  const { soft } = getrlimit(constants.RLIMIT_NPROC);
+  const byProcs = soft < 0 ? Infinity : Math.floor(soft / 2);
+  const byMemory = Math.floor(os.totalmem() / 2 / CHILD_BUDGET_BYTES);
+  return Math.max(1, Math.min(MAX_CHILDREN_CAP, byProcs, byMemory));
+}
+
 export async function runFork(ctx: EngineContext): Promise<void> {
   const { log, options } = ctx;
   const result = native.forkLoop as (
     fds: number[],
-    opts: { maxChildren: number; gracefulTimeoutMs: number },
+    opts: { maxChildren: number; gracefulTimeoutMs: number; reportCleanExits: boolean },
     onReaped: (st: { pid: number; exited: boolean; exitCode: number | null; signaled: boolean; signal: string | null; coreDumped: boolean }) => void,
     onError: (err: Error) => void,
   ) => { role: 'child'; fd: number; address: { address: string; port: number } } | { role: 'parent'; stopSignal: string | null };
+  const maxChildren = options.maxChildren ?? defaultMaxChildren();
+  log.info(maxChildren > 0 ? `At most ${maxChildren} children at once (--max-children)` : 'No bound on children (--max-children 0)');
   const r = result(
     ctx.listenFds,
-    { maxChildren: options.maxChildren ?? 0, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000 },
+    // A clean exit is logged only at --log-level debug: otherwise the native loop does not call back at all.
+    { maxChildren, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000, reportCleanExits: log.debug !== undefined && log.debugEnabled !== false },
     (st) => {
       const how = describeStatus(st);
       // One child per connection: a clean exit is per-request detail (--log-level debug); any other is an error, with its reason.

@@ -19,8 +19,10 @@ export interface RunningServer {
 }
 
 /** Starts `forkserve APP --bind 127.0.0.1:0 ...args` and waits for its "Listening at" line (bounded). */
-export async function startServer(app: string, args: string[] = []): Promise<RunningServer> {
-  const proc = spawn(process.execPath, [CLI, app, '--bind', '127.0.0.1:0', ...args], {
+/** Starts the CLI on a free port; `prefix` runs it through a command that execs it (prlimit, taskset): the pid stays the server's. */
+export async function startServer(app: string, args: string[] = [], prefix: string[] = []): Promise<RunningServer> {
+  const argv = [...prefix, process.execPath, CLI, app, '--bind', '127.0.0.1:0', ...args];
+  const proc = spawn(argv[0], argv.slice(1), {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

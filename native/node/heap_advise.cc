@@ -1,4 +1,4 @@
-#include "posix/forkprep.h"
+#include "node/heap_advise.h"
 
 #ifdef __linux__
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-namespace posix {
+namespace nodefork {
 
 // Reads all of /proc/self/maps into a growing buffer; returns its length or -errno.
 static long ReadMaps(char** buf, size_t* cap) {
@@ -51,7 +51,7 @@ static bool ParseLine(const char* line, unsigned long* start, unsigned long* end
   return *path != '[' || strncmp(path, "[heap]", 6) == 0 || strncmp(path, "[anon", 5) == 0;
 }
 
-int PrepareHeapForFork() {
+int AdviseHeapForFork() {
   static char* buf = nullptr;  // kept between forks: the parent forks often
   static size_t cap = 0;
   long len = ReadMaps(&buf, &cap);
@@ -84,13 +84,13 @@ int PrepareHeapForFork() {
   return calls;
 }
 
-}  // namespace posix
+}  // namespace nodefork
 
 #else
 
-namespace posix {
+namespace nodefork {
 // macOS and the BSDs have no MADV_DONTFORK: the whole heap is inherited.
-int PrepareHeapForFork() { return 0; }
-}  // namespace posix
+int AdviseHeapForFork() { return 0; }
+}  // namespace nodefork
 
 #endif
