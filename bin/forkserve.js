@@ -20,11 +20,11 @@ const args = process.argv.slice(2);
 
 /**
  * The listening sockets this process was given, which must survive the
- * re-exec: systemd's (LISTEN_FDS for this pid, sd_listen_fds(3)) and
- * --bind fd://N.
+ * re-exec: systemd's (LISTEN_FDS for this pid, sd_listen_fds(3)), an old
+ * master's (FORKSERVE_FDS, src/upgrade.ts) and --bind fd://N.
  */
 function inheritedSockets(argv) {
-  const keep = [];
+  const keep = (process.env.FORKSERVE_FDS ?? '').split(',').filter((s) => /^\d+$/.test(s)).map(Number);
   if (Number(process.env.LISTEN_PID) === process.pid) for (let i = 0; i < Number(process.env.LISTEN_FDS) || 0; i++) keep.push(3 + i);
   argv.forEach((a, i) => {
     const v = a.startsWith('--bind=') ? a.slice(7) : (a === '--bind' || a === '-b') ? argv[i + 1] ?? '' : '';

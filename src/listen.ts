@@ -117,8 +117,8 @@ export interface Listener {
   address: SockAddr;
   /** How it is named in logs: http://127.0.0.1:8888, http://[::1]:8888, unix:/run/app.sock. */
   label: string;
-  /** Where it came from, when it was not made here: 'systemd' (LISTEN_FDS) or 'fd' (fd://N). */
-  inherited?: 'systemd' | 'fd';
+  /** Where it came from, when it was not made here: 'systemd' (LISTEN_FDS), 'fd' (fd://N) or 'upgrade' (an old master's, SIGUSR2). */
+  inherited?: 'systemd' | 'fd' | 'upgrade';
   /** Undoes what making it left behind (the socket file of a unix: listener), in the process that made it; closes nothing. */
   cleanup(): void;
 }
@@ -179,31 +179,45 @@ function unixListener(path: string, backlog: number): Listener {
     close(fd);
     throw err;
   }
-  const made = fs.statSync(path).ino;
+  return { fd, address: { family: 'unix', address: path, port: 0 }, label: where, cleanup: unlinker(path) };
+}
+
+/** Removes the socket file at `path` if it is still the one there now, and only in this process. */
+function unlinker(path: string): () => void {
+  let made: number | undefined;
+  try {
+    made = fs.statSync(path).ino;
+  } catch {
+    return () => {};
+  }
   const owner = getpid();
-  return {
-    fd, address: { family: 'unix', address: path, port: 0 }, label: where,
-    cleanup: () => {
-      try {
-        if (getpid() === owner && fs.statSync(path).ino === made) fs.unlinkSync(path);
-      } catch {
-        // already gone
-      }
-    },
+  return () => {
+    try {
+      if (getpid() === owner && fs.statSync(path).ino === made) fs.unlinkSync(path);
+    } catch {
+      // already gone
+    }
   };
 }
 
 /** A listener on a descriptor this process was given; throws SystemError EBADF/ENOTSOCK (getsockname) when it is not a socket. */
-function inheritedListener(fd: number, from: 'systemd' | 'fd'): Listener {
+function inheritedListener(fd: number, from: 'systemd' | 'fd' | 'upgrade'): Listener {
   let address: SockAddr;
   try {
     address = getsockname(fd);
   } catch (err) {
     const e = err as SystemError;
-    const hint = from === 'systemd' ? 'the descriptor systemd passed' : `--bind fd://${fd}`;
+    const hint = from === 'systemd' ? 'the descriptor systemd passed' : from === 'upgrade' ? 'the descriptor the old master passed (FORKSERVE_FDS)' : `--bind fd://${fd}`;
     throw new SystemError(`Cannot serve ${hint}: descriptor ${fd} is not an open socket (${e.code})`, { code: e.code, errno: e.errno, syscall: e.syscall });
   }
-  return { fd, address, label: labelOf(address), inherited: from, cleanup: () => {} };
+  // An upgraded master owns a unix: socket file as the one that made it did.
+  const cleanup = from === 'upgrade' && address.family === 'unix' && address.address ? unlinker(address.address) : () => {};
+  return { fd, address, label: labelOf(address), inherited: from, cleanup };
+}
+
+/** The listener of a socket an old master passed on descriptor fd (SIGUSR2, src/upgrade.ts). */
+export function upgradeListener(fd: number): Listener {
+  return inheritedListener(fd, 'upgrade');
 }
 
 /**

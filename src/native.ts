@@ -76,6 +76,7 @@ export interface NativeBinding {
   getrlimit(resource: number): { soft: number; hard: number };
   setrlimit(resource: number, soft: number, hard: number): void;
   execv(path: string, args: string[], keep?: number[]): never;
+  forkExec(path: string, args: string[], env: string[], keep: number[]): number;
   alarm(seconds: number): number;
   constants: Record<string, number>;
   sigaction(signal: string | number, restart: boolean): void;

@@ -244,6 +244,19 @@ export function execv(path: string, args: string[], keep: number[] = []): never 
   return native.execv(path, args, keep);
 }
 
+/**
+ * fork(2) then execve(2), as posix_spawn(3): the child runs no JavaScript,
+ * only the async-signal-safe steps before the exec (every signal back to
+ * SIG_DFL, an empty signal mask, FD_CLOEXEC cleared on 0-2 and on `keep`).
+ * `env` is the new program's whole environment (default: this process's).
+ * Returns the child's pid, to be reaped with waitpid(2). Codes: EAGAIN,
+ * ENOMEM (fork); a failed exec is the child's exit status 127.
+ */
+export function forkExec(path: string, args: string[], options: { env?: NodeJS.ProcessEnv; keep?: number[] } = {}): number {
+  const env = Object.entries(options.env ?? process.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  return native.forkExec(path, args, env, options.keep ?? []);
+}
+
 /** alarm(2): SIGALRM after `seconds` (0 cancels); returns the seconds left on the previous alarm. */
 export function alarm(seconds: number): number {
   return native.alarm(seconds);

@@ -4,7 +4,9 @@
 import type { RequestListener } from 'node:http';
 import { installLightweightResponse } from './apps/response.js';
 import { bindInterface, toServed, type App, type InterfaceName, type Served } from './apps/index.js';
-import { openListener, parseBindTarget, systemdListener, systemdListenFds, type Listener } from './listen.js';
+import { openListener, parseBindTarget, systemdListener, systemdListenFds, upgradeListener, type Listener } from './listen.js';
+import { Master, takeUpgradeFds } from './upgrade.js';
+import { sigaction } from './signals.js';
 import { sdNotify } from './notify.js';
 import { compileTrust, withForwarded, type Trust } from './apps/forwarded.js';
 import fs from 'node:fs';
@@ -62,8 +64,7 @@ export interface ServeOptions extends EngineOptions {
   logLevel?: LogLevel;
   /** Called once listening, with the bound address (useful with port 0). */
   onListening?: (address: SockAddr) => void;
-  /** prefork: loads the app again on SIGHUP (the CLI re-imports the module). */
-  /** prefork: loads the app again on SIGHUP, inside an object (an app may be thenable, so it is never a promise's value). */
+  /** fork and prefork: loads the app again on SIGHUP, inside an object (an app may be thenable, so it is never a promise's value). The CLI re-imports the module. */
   reload?: () => Promise<{ app: unknown }>;
   logger?: Logger;
   /**
@@ -118,31 +119,38 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   }
   // Warm up and settle before listening: the first "Listening at" line means ready.
   if (engine !== 'node') await prepareToFork(log);
-  const listeners = listenersFor(opts);
+  const upgrade = takeUpgradeFds();
+  const listeners = listenersFor(opts, upgrade?.fds);
   const { fd, address } = listeners[0];
-  for (const l of listeners) log.info(`Listening at: ${l.label} (${getpid()})${l.inherited === 'systemd' ? ` (socket from systemd, fd ${l.fd})` : ''}`);
+  const master = new Master(listeners.map((l) => l.fd), log, opts.pidFile, upgrade?.oldMaster);
+  // Ready from the first "Listening at" line: the pid file is there, and
+  // SIGUSR2 means an upgrade (its default action would end the master)
+  // until the engine takes the signal over.
+  if (master.ownPidFile) fs.writeFileSync(master.ownPidFile, `${getpid()}\n`);
+  sigaction('SIGUSR2', () => master.upgrade());
+  for (const l of listeners) log.info(`Listening at: ${l.label} (${getpid()})${INHERITED[l.inherited ?? ''] ? ` (${INHERITED[l.inherited ?? '']}, fd ${l.fd})` : ''}`);
   log.info(`Using engine: ${engine}${opts.workers ? ` with ${opts.workers} workers` : ''}`);
   opts.onListening?.(address);
   process.title = `forkserve: master [${name}]`;
-  if (opts.pidFile) fs.writeFileSync(opts.pidFile, `${getpid()}\n`);
-  const master = getpid();
+  const masterPid = getpid();
   // An AF_UNIX peer has no address: SERVER_NAME is the Host header's business then.
   const unix = address.family === 'unix';
-  const ctx: EngineContext = { listenFd: fd, listenFds: listeners.map((l) => l.fd), app: served, log, serverName: unix ? 'localhost' : address.address, serverPort: unix ? 0 : address.port, options: opts };
-  sdNotify(`READY=1\nMAINPID=${master}`, (m) => log.error(m));
+  const reload = opts.reload;
+  const ctx: EngineContext = {
+    listenFd: fd, listenFds: listeners.map((l) => l.fd), app: served, log, serverName: unix ? 'localhost' : address.address, serverPort: unix ? 0 : address.port, options: opts,
+    master,
+    reload: reload && (async () => {
+      const next = withProxyTrust(toServed(bindInterface((await reload()).app, opts.interface ?? 'auto')), trust);
+      if (engine !== 'node') await prepareToFork(log);
+      return next;
+    }),
+  };
+  sdNotify(`READY=1\nMAINPID=${masterPid}`, (m) => log.error(m));
   try {
     switch (engine) {
       case 'iterative': await runIterative(ctx); break;
       case 'fork': await runFork(ctx); break;
-      case 'prefork': {
-        const reload = opts.reload;
-        await runPrefork(ctx, reload && (async () => {
-          const next = withProxyTrust(toServed(bindInterface((await reload()).app, opts.interface ?? 'auto')), trust);
-          await prepareToFork(log);
-          return next;
-        }));
-        break;
-      }
+      case 'prefork': await runPrefork(ctx); break;
       case 'poll': {
         const { runPoll } = await import('./engines/poll.js');
         await runPoll(ctx);
@@ -153,20 +161,30 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   } finally {
     // node:http's servers took the descriptors over (listen({ fd })) and closed them.
     if (engine !== 'node') for (const l of listeners) close(l.fd);
-    if (getpid() === master) {
+    if (getpid() === masterPid) {
       sdNotify('STOPPING=1', (m) => log.error(m));
-      for (const l of listeners) l.cleanup();
-      if (opts.pidFile) removePidFile(opts.pidFile);
+      if (master.successor) {
+        // A binary upgrade: the new master goes on with the sockets and the pid file.
+        log.info(`The new master ${master.successor} goes on serving`);
+        master.handOver();
+      } else {
+        for (const l of listeners) l.cleanup();
+        if (opts.pidFile) for (const file of [opts.pidFile, `${opts.pidFile}.2`]) removePidFile(file);
+      }
     }
   }
 }
 
+/** How an inherited listener is named in the "Listening at" line. */
+const INHERITED: Record<string, string> = { systemd: 'socket from systemd', upgrade: 'socket from the old master' };
+
 /**
- * The sockets to serve: systemd's (LISTEN_FDS), else each `bind` (or host
- * and port) names. Throws SystemError as openListener (closing those
- * already opened).
+ * The sockets to serve: an old master's (FORKSERVE_FDS, a binary upgrade),
+ * else systemd's (LISTEN_FDS), else each `bind` (or host and port) names.
+ * Throws SystemError as openListener (closing those already opened).
  */
-function listenersFor(opts: ServeOptions): Listener[] {
+function listenersFor(opts: ServeOptions, upgradeFds?: number[]): Listener[] {
+  if (upgradeFds) return upgradeFds.map(upgradeListener);
   const fds = systemdListenFds();
   if (fds.length > 0) return fds.map(systemdListener);
   const binds = opts.bind === undefined ? [] : Array.isArray(opts.bind) ? opts.bind : [opts.bind];

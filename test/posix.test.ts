@@ -144,3 +144,33 @@ describe('signal handlers and a blocking accept()', () => {
     expect(r.events.at(-1)).toBe('accept returned');
   });
 });
+
+describe('forkExec()', () => {
+  const reap = async (pid: number) => {
+    for (let i = 0; i < 500; i++) {
+      const st = posix.waitpid(pid, posix.WNOHANG);
+      if (st.pid) return st;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`child ${pid} did not exit`);
+  };
+
+  it('runs the program with the given environment and keeps only the descriptors asked for', async () => {
+    const [keep, peer] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
+    const [closed, peer2] = posix.socketpair(posix.AF_UNIX, posix.SOCK_STREAM);
+    // The child (bash: dash takes single-digit descriptors only) writes $GREETING to the kept descriptor, and tries the other (close-on-exec: gone).
+    const script = `printf "%s" "$GREETING" >&${keep}; printf x >&${closed} 2>/dev/null && exit 3; exit 0`;
+    const pid = posix.forkExec('/bin/bash', ['bash', '-c', script], { env: { GREETING: 'hello', PATH: '/usr/bin:/bin' }, keep: [keep] });
+    const st = await reap(pid);
+    expect(st.exited && st.exitCode).toBe(0);
+    const buf = Buffer.alloc(16);
+    const n = posix.recv(peer, buf, posix.MSG_DONTWAIT);
+    expect(buf.subarray(0, n).toString()).toBe('hello');
+    for (const fd of [keep, peer, closed, peer2]) posix.close(fd);
+  });
+
+  it('a program that cannot be executed ends the child with status 127', async () => {
+    const st = await reap(posix.forkExec('/nonexistent/program', ['x']));
+    expect(st.exited && st.exitCode).toBe(127);
+  });
+});

@@ -174,8 +174,8 @@ class Connection : public Napi::ObjectWrap<Connection> {
 // between forks forks cheaper (node/fork_hooks.h).
 class JsForkEvents : public engine::ForkLoopEvents {
  public:
-  JsForkEvents(Napi::Env env, Napi::Function on_reaped, Napi::Function on_error, bool report_clean_exits)
-      : env_(env), on_reaped_(on_reaped), on_error_(on_error), report_clean_exits_(report_clean_exits) {}
+  JsForkEvents(Napi::Env env, Napi::Function on_reaped, Napi::Function on_error, Napi::Function on_successor, bool report_clean_exits)
+      : env_(env), on_reaped_(on_reaped), on_error_(on_error), on_successor_(on_successor), report_clean_exits_(report_clean_exits) {}
   void OnReaped(const posix::WaitStatus& st) override {
     if (!report_clean_exits_ && st.exited && st.exit_code == 0) return;
     Napi::HandleScope scope(env_);
@@ -184,6 +184,12 @@ class JsForkEvents : public engine::ForkLoopEvents {
   }
   void OnForkFailed(int err) override { Report(err, "fork"); }
   void OnAcceptFailed(int err) override { Report(err, "accept"); }
+  void OnSuccessorExited(const posix::WaitStatus& st) override {
+    if (on_successor_.IsEmpty()) return;
+    Napi::HandleScope scope(env_);
+    on_successor_.Call({WaitStatusObject(env_, st)});
+    nodefork::HeapMayHaveChanged();
+  }
 
  private:
   void Report(int err, const char* syscall) {
@@ -192,12 +198,14 @@ class JsForkEvents : public engine::ForkLoopEvents {
     nodefork::HeapMayHaveChanged();
   }
   Napi::Env env_;
-  Napi::Function on_reaped_, on_error_;
+  Napi::Function on_reaped_, on_error_, on_successor_;
   bool report_clean_exits_;
 };
 
-// forkLoop(listenFds: number | number[], { maxChildren, gracefulTimeoutMs, reportCleanExits }, onReaped, onError)
-//   -> { role: 'child', fd, address } in the child, { role: 'parent', stopSignal } when stopped.
+// forkLoop(listenFds: number | number[], { maxChildren, gracefulTimeoutMs, reportCleanExits, successor },
+//          onReaped, onError, onSuccessorExited?)
+//   -> { role: 'child', fd, address } in the child,
+//      { role: 'parent', event: 'stopped' | 'upgrade' | 'reload' | 'pause', stopSignal } in the parent.
 static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   engine::ForkLoopOptions opt;
@@ -208,9 +216,12 @@ static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
     opt.max_children = OptInt(o, "maxChildren", 0);
     opt.graceful_timeout_ms = OptInt(o, "gracefulTimeoutMs", 30000);
     report_clean = OptBool(o, "reportCleanExits", false);
+    opt.successor = OptInt(o, "successor", 0);
+    opt.pause_on_winch = OptBool(o, "pauseOnWinch", false);
   }
   if (!info[2].IsFunction() || !info[3].IsFunction()) ThrowTypeError(env, "onReaped and onError must be functions");
-  JsForkEvents events(env, info[2].As<Napi::Function>(), info[3].As<Napi::Function>(), report_clean);
+  Napi::Function on_successor = info.Length() > 4 && info[4].IsFunction() ? info[4].As<Napi::Function>() : Napi::Function();
+  JsForkEvents events(env, info[2].As<Napi::Function>(), info[3].As<Napi::Function>(), on_successor, report_clean);
   // The parent runs no event loop until the loop returns: its platform
   // threads stay parked across the forks, and its heap is advised once.
   nodefork::BeginForkLoop();
@@ -232,6 +243,8 @@ static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
   }
   if (r.error) ThrowSystemError(env, r.error, "pipe");
   o.Set("role", "parent");
+  static const char* const kEvents[] = {"stopped", "upgrade", "reload", "pause"};
+  o.Set("event", kEvents[r.event]);
   const char* name = posix::SignalName(r.stop_signal);
   o.Set("stopSignal", name ? Napi::Value(Napi::String::New(env, name)) : env.Null());
   return o;
@@ -251,7 +264,7 @@ static Napi::Value Watchdog(const Napi::CallbackInfo& info) {
 static Napi::Value Reap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsFunction()) ThrowTypeError(env, "onReaped must be a function");
-  JsForkEvents events(env, info[0].As<Napi::Function>(), info[0].As<Napi::Function>(), true);
+  JsForkEvents events(env, info[0].As<Napi::Function>(), info[0].As<Napi::Function>(), Napi::Function(), true);
   return Napi::Number::New(env, engine::ReapChildren(&events));
 }
 

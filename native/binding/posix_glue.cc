@@ -272,26 +272,55 @@ static Napi::Value SetRLimit(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-static Napi::Value Execv(const Napi::CallbackInfo& info) {
-  std::string path = ArgString(info, 0, "path");
-  if (info.Length() < 2 || !info[1].IsArray()) ThrowTypeError(info.Env(), "The \"args\" argument must be an array");
-  Napi::Array arr = info[1].As<Napi::Array>();
-  std::vector<std::string> args;
-  for (uint32_t i = 0; i < arr.Length(); i++) args.push_back(arr.Get(i).ToString().Utf8Value());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
+// An array argument of strings, as C strings: the vector owns them; Pointers() is argv/envp-shaped (null-terminated).
+struct CStrings {
+  std::vector<std::string> owned;
+  std::vector<char*> ptrs;
+  char* const* Pointers() {
+    ptrs.clear();
+    for (auto& a : owned) ptrs.push_back(a.data());
+    ptrs.push_back(nullptr);
+    return ptrs.data();
+  }
+};
+
+static CStrings ArgStrings(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsArray()) ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument must be an array of strings");
+  Napi::Array arr = info[i].As<Napi::Array>();
+  CStrings out;
+  for (uint32_t k = 0; k < arr.Length(); k++) out.owned.push_back(arr.Get(k).ToString().Utf8Value());
+  return out;
+}
+
+// Descriptors to keep open across execve(2); absent means none.
+static std::vector<int> ArgKeep(const Napi::CallbackInfo& info, size_t i) {
   std::vector<int> keep;
-  if (info.Length() > 2 && info[2].IsArray()) {
-    Napi::Array k = info[2].As<Napi::Array>();
-    for (uint32_t i = 0; i < k.Length(); i++) {
-      Napi::Value v = k.Get(i);
+  if (info.Length() > i && info[i].IsArray()) {
+    Napi::Array k = info[i].As<Napi::Array>();
+    for (uint32_t j = 0; j < k.Length(); j++) {
+      Napi::Value v = k.Get(j);
       if (!v.IsNumber() || v.As<Napi::Number>().Int32Value() < 0) ThrowTypeError(info.Env(), "keep must be an array of descriptors");
       keep.push_back(v.As<Napi::Number>().Int32Value());
     }
   }
-  int r = posix::Execv(path.c_str(), argv.data(), keep.data(), keep.size());
+  return keep;
+}
+
+static Napi::Value Execv(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  CStrings args = ArgStrings(info, 1, "args");
+  std::vector<int> keep = ArgKeep(info, 2);
+  int r = posix::Execv(path.c_str(), args.Pointers(), keep.data(), keep.size());
   ThrowSystemError(info.Env(), r, "execv");
+}
+
+// forkExec(path, args, env, keep) -> pid
+static Napi::Value ForkExec(const Napi::CallbackInfo& info) {
+  std::string path = ArgString(info, 0, "path");
+  CStrings args = ArgStrings(info, 1, "args");
+  CStrings env = ArgStrings(info, 2, "env");
+  std::vector<int> keep = ArgKeep(info, 3);
+  return Check(info.Env(), posix::ForkExec(path.c_str(), args.Pointers(), env.Pointers(), keep.data(), keep.size()), "fork");
 }
 
 static Napi::Value Alarm(const Napi::CallbackInfo& info) {
@@ -361,6 +390,7 @@ void InitPosix(Napi::Env env, Napi::Object exports) {
   exports.Set("getrlimit", Napi::Function::New(env, GetRLimit, "getrlimit"));
   exports.Set("setrlimit", Napi::Function::New(env, SetRLimit, "setrlimit"));
   exports.Set("execv", Napi::Function::New(env, Execv, "execv"));
+  exports.Set("forkExec", Napi::Function::New(env, ForkExec, "forkExec"));
   exports.Set("alarm", Napi::Function::New(env, Alarm, "alarm"));
   exports.Set("constants", Constants(env));
 }

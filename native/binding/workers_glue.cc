@@ -69,6 +69,7 @@ class JsPreforkEvents : public engine::PreforkEvents {
   void OnTimeout(pid_t pid) override { Call("onTimeout", {Napi::Number::New(env_, pid)}); }
   void OnForkFailed(int err) override { Call("onError", {SystemError(env_, err, "fork").Value()}); }
   void OnWorkerCount(int n) override { Call("onWorkerCount", {Napi::Number::New(env_, n)}); }
+  void OnSuccessorExited(const posix::WaitStatus& st) override { Call("onSuccessorExited", {WaitStatusObject(env_, st)}); }
 
  private:
   void Call(const char* name, std::initializer_list<napi_value> args) {
@@ -82,8 +83,10 @@ class JsPreforkEvents : public engine::PreforkEvents {
 
 static engine::PreforkOptions g_prefork;
 
-// preforkMaster(listenFd, { workers, timeoutMs, gracefulTimeoutMs }, callbacks)
-//   -> { role: 'worker', slot } | { role: 'master', event: 'stopped' | 'reload', stopSignal }
+// preforkMaster(listenFd, { workers, timeoutMs, gracefulTimeoutMs, successor }, callbacks)
+//   -> { role: 'worker', slot }
+//    | { role: 'master', event: 'stopped' | 'reload' | 'upgrade', stopSignal, workers }
+// workers: the count wanted when it returned (SIGTTIN/SIGTTOU/SIGWINCH change it).
 static Napi::Value PreforkMaster(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   g_prefork.listen_fd = ArgFd(info, 0, "listenFd");
@@ -91,9 +94,11 @@ static Napi::Value PreforkMaster(const Napi::CallbackInfo& info) {
   Napi::Object o = info[1].As<Napi::Object>();
   auto num = [&](const char* k, int def) { Napi::Value v = o.Get(k); return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : def; };
   g_prefork.workers = num("workers", 2);
-  if (g_prefork.workers < 1 || g_prefork.workers > 256) ThrowRangeError(env, "workers must be in 1..256");
+  if (g_prefork.workers < 0 || g_prefork.workers > 256) ThrowRangeError(env, "workers must be in 0..256");
   g_prefork.timeout_ms = num("timeoutMs", 30000);
   g_prefork.graceful_timeout_ms = num("gracefulTimeoutMs", 30000);
+  g_prefork.successor = num("successor", 0);
+  g_prefork.pause_on_winch = o.Get("pauseOnWinch").ToBoolean().Value();
   JsPreforkEvents events(env, info[2].As<Napi::Object>());
   engine::PreforkResult r = engine::RunPrefork(&g_prefork, &events);
   Napi::Object out = Napi::Object::New(env);
@@ -110,8 +115,10 @@ static Napi::Value PreforkMaster(const Napi::CallbackInfo& info) {
     case engine::PreforkResult::kError:
       ThrowSystemError(env, r.error, "mmap");
     case engine::PreforkResult::kReload:
+    case engine::PreforkResult::kUpgrade:
       out.Set("role", "master");
-      out.Set("event", "reload");
+      out.Set("event", r.kind == engine::PreforkResult::kReload ? "reload" : "upgrade");
+      out.Set("workers", g_prefork.workers);
       return out;
     case engine::PreforkResult::kStopped: {
       out.Set("role", "master");

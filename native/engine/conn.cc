@@ -42,14 +42,21 @@ void Connection::Reserve(size_t need) {
 long Connection::Fill(int timeout_ms) {
   if (end_ == buf_.size()) Reserve(buf_.size() * 2);
   int64_t deadline = NowMs() + timeout_ms;
+  bool draining = false;
   for (;;) {
+    // Asked to stop while idle between requests: one more request may be on
+    // its way; it gets kStopIdleMs (stop.h), then the connection closes.
+    if (StopRequested() && end_ == start_ && !draining) {
+      draining = true;
+      int64_t until = NowMs() + kStopIdleMs;
+      if (until < deadline) deadline = until;
+    }
     struct pollfd p = {fd_, POLLIN, 0};
     int64_t left = deadline - NowMs();
     if (left < 0) left = 0;
     int r = poll(&p, 1, static_cast<int>(left));
-    // Asked to stop while idle between requests: nothing is lost by closing.
-    if (StopRequested() && end_ == start_) return 0;
-    if (r < 0 && errno == EINTR) continue;  // another handler ran: keep waiting
+    if (r < 0 && errno == EINTR) continue;  // a handler ran (SIGTERM: see above); keep waiting
+    if (r == 0 && draining) return 0;       // stopped, and nothing more came: close
     if (r < 0) return -errno;
     if (r == 0) return -ETIMEDOUT;
     ssize_t n = posix::Read(fd_, buf_.data() + end_, buf_.size() - end_);
@@ -210,11 +217,14 @@ bool Connection::BeginResponse(const http::ResponseHead& head, int64_t body_leng
   http::FramingInput in;
   in.minor_version = minor_version_;
   in.head_request = head_request_;
-  in.keep_alive = keep_alive_;
+  // A stop asked for since the request was read closes the connection
+  // after this response: the head must say so (Connection: close), or the
+  // client sends its next request into a closed socket.
+  in.keep_alive = keep_alive_ && !StopRequested();
   in.body_length = body_length;
   http::Framing fr;
   if (!http::FormatHead(head, in, out, &fr)) return false;
-  keep_alive_ = fr.keep_alive && !StopRequested();
+  keep_alive_ = fr.keep_alive;
   chunked_out_ = fr.chunked;
   send_body_ = fr.send_body;
   WatchdogResponseStarted();

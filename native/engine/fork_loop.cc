@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -37,14 +38,21 @@ static void DrainWakePipe() {
 }
 
 static std::unordered_set<pid_t> g_children;
+static pid_t g_successor = 0;  // the new master of a binary upgrade, reaped here like a child
+static bool g_paused = false;  // SIGWINCH: not accepting until SIGHUP
 
 int ReapChildren(ForkLoopEvents* events) {
   int reaped = 0;
   posix::WaitStatus st;
   // One SIGCHLD may stand for many exits (signals do not queue): loop.
   while (posix::WaitPid(-1, WNOHANG, &st) > 0) {
-    g_children.erase(st.pid);
     reaped++;
+    if (g_successor > 0 && st.pid == g_successor) {
+      g_successor = 0;
+      if (events) events->OnSuccessorExited(st);
+      continue;
+    }
+    g_children.erase(st.pid);
     if (events) events->OnReaped(st);
   }
   return reaped;
@@ -99,7 +107,7 @@ static void Shutdown(const ForkLoopOptions& opt, ForkLoopEvents* events, bool gr
   }
 }
 
-static const int kHandled[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT};
+static const int kHandled[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2, SIGWINCH};
 static posix::SignalNotify g_previous_notify = nullptr;  // TypeScript's delivery, given back on return
 
 static void RestoreSignals() {
@@ -133,6 +141,9 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
   for (int fd : opt.listen_fds) posix::SetNonBlocking(fd, true);
   g_previous_notify = posix::SignalSetNotify(WakeParent);
   for (int sig : kHandled) posix::SignalInstall(sig, /*restart=*/false);
+  g_successor = opt.successor;
+  // A child that exited while the caller ran (no handler then) is reaped now.
+  ReapChildren(events);
 
   for (;;) {
     if (posix::SignalTake(SIGCHLD)) ReapChildren(events);
@@ -144,8 +155,23 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       Shutdown(opt, events, stop == SIGTERM);
       break;
     }
-    if (opt.max_children > 0 && static_cast<int>(g_children.size()) >= opt.max_children) {
-      WaitForEvent(nullptr, 1000);  // a child's SIGCHLD wakes us; the timeout is a safety net
+    if (posix::SignalTake(SIGUSR2)) {
+      res.event = ForkLoopResult::kUpgrade;
+      break;
+    }
+    if (posix::SignalTake(SIGHUP)) {
+      g_paused = false;
+      res.event = ForkLoopResult::kReload;
+      break;
+    }
+    if (posix::SignalTake(SIGWINCH) && opt.pause_on_winch && !g_paused) {
+      g_paused = true;
+      KillChildren(SIGTERM);  // each finishes the request in progress (stop.h)
+      res.event = ForkLoopResult::kPause;
+      break;
+    }
+    if (g_paused || (opt.max_children > 0 && static_cast<int>(g_children.size()) >= opt.max_children)) {
+      WaitForEvent(nullptr, 1000);  // a signal wakes us (a child's SIGCHLD, SIGHUP); the timeout is a safety net
       DrainWakePipe();
       continue;
     }
@@ -167,9 +193,21 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       // The child: it serves one connection and owes nothing to the loop.
       for (int fd : opt.listen_fds) posix::Close(fd);
       CloseWakePipe();
+      // A SIGTERM for this child (a stop, a SIGWINCH) may come before its
+      // own handler exists: the loop's handler then counted it, or the
+      // default action would end the child with its connection unanswered.
+      // Held blocked across the switch, and handed on to the new handler.
+      sigset_t term;
+      sigemptyset(&term);
+      sigaddset(&term, SIGTERM);
+      pthread_sigmask(SIG_BLOCK, &term, nullptr);
+      bool asked_to_stop = posix::SignalTake(SIGTERM) > 0;
       RestoreSignals();
       InstallGracefulStop();
+      if (asked_to_stop) raise(SIGTERM);  // pending until unblocked: the stop handler records it
+      pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
       g_children.clear();
+      g_successor = 0;
       res.child = true;
       res.conn_fd = conn;
       res.peer = peer;
@@ -188,7 +226,9 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
   }
   RestoreSignals();
   CloseWakePipe();
-  for (int fd : opt.listen_fds) posix::SetNonBlocking(fd, false);
+  // The listeners stay non-blocking: O_NONBLOCK belongs to the open file
+  // description, which a new master (SIGUSR2) or a worker shares with this
+  // process; setting it back would make their accept(2) block.
   return res;
 }
 

@@ -16,6 +16,10 @@ struct ForkLoopOptions {
   std::vector<int> listen_fds;     // every listening socket served (accepted from as each is ready)
   int max_children = 0;            // 0: no bound; else wait for an exit before accepting
   int graceful_timeout_ms = 30000; // SIGTERM: how long in-flight children may run
+  pid_t successor = 0;             // a new master this one started (SIGUSR2): its exit is always reported
+  // SIGWINCH is ignored unless set: a terminal sends it to its foreground group on every
+  // resize (gunicorn honours it only when daemonized).
+  bool pause_on_winch = false;
 };
 
 // What the parent reports while it runs (called on the calling thread).
@@ -25,22 +29,32 @@ class ForkLoopEvents {
   virtual void OnReaped(const posix::WaitStatus& status) = 0;
   virtual void OnForkFailed(int neg_errno) = 0;
   virtual void OnAcceptFailed(int neg_errno) = 0;
+  // The new master (options.successor) exited: this one is the server again.
+  virtual void OnSuccessorExited(const posix::WaitStatus& status) = 0;
 };
 
 struct ForkLoopResult {
   bool child = false;       // true: this is the child; serve conn_fd then _exit
   int conn_fd = -1;
   posix::SockAddr peer;
+  // parent: why the loop returned. kStopped: SIGTERM/SIGINT/SIGQUIT (stop_signal).
+  // kUpgrade: SIGUSR2, start a new master and call again. kReload: SIGHUP,
+  // load the app again and call again (accepting again if SIGWINCH paused it).
+  // kPause: SIGWINCH stopped accepting; call again.
+  enum Event { kStopped, kUpgrade, kReload, kPause } event = kStopped;
   int stop_signal = 0;      // parent: the signal that stopped it
   int error = 0;            // parent: -errno if the loop could not run
 };
 
-// Runs the loop. SIGCHLD, SIGTERM, SIGINT and SIGQUIT are handled by it
-// (installed without SA_RESTART and restored on return); a self-pipe wakes
-// poll(2) so no zombie waits for the next connection. SIGTERM stops
-// gracefully: children get SIGTERM, finish the request in progress and
-// close (up to graceful_timeout_ms, then SIGKILL). SIGINT/SIGQUIT stop at
-// once: children get SIGKILL.
+// Runs the loop. SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2 and
+// SIGWINCH are handled by it (installed without SA_RESTART and restored on
+// return); a self-pipe wakes poll(2) so no zombie waits for the next
+// connection. SIGTERM stops gracefully: children get SIGTERM, finish the
+// request in progress and close (up to graceful_timeout_ms, then SIGKILL).
+// SIGINT/SIGQUIT stop at once: children get SIGKILL. SIGWINCH (after a
+// binary upgrade, as nginx's and gunicorn's) stops accepting, keeping the
+// listening sockets open, and stops the children gracefully; SIGHUP
+// returns kReload and accepting resumes at the next call.
 ForkLoopResult RunForkLoop(const ForkLoopOptions& options, ForkLoopEvents* events);
 
 // Reaps every exited child without blocking (the waitpid(-1, WNOHANG) loop);

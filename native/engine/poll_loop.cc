@@ -1,4 +1,5 @@
 #include "engine/poll_loop.h"
+#include "engine/stop.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,6 +70,7 @@ int PollLoop::Start(const std::vector<int>& listen_fds, const Limits& limits, Po
   idle_.timeout_ms = limits.keepalive_timeout_ms;
   io_.timeout_ms = limits.header_timeout_ms;
   linger_.timeout_ms = kLingerMs;
+  drain_.timeout_ms = kStopIdleMs;
 #ifdef __linux__
   const char* kPollerCall[2] = {"epoll_create1", "epoll_ctl"};
 #else
@@ -215,7 +217,7 @@ bool PollLoop::HasPendingWork() const {
 
 int64_t PollLoop::NextDeadline() const {
   int64_t next = -1;
-  for (const DeadlineList* l : {&idle_, &io_, &linger_})
+  for (const DeadlineList* l : {&idle_, &io_, &linger_, &drain_})
     if (l->head && (next < 0 || l->head->deadline < next)) next = l->head->deadline;
   if (accept_resume_at_ >= 0 && (next < 0 || accept_resume_at_ < next)) next = accept_resume_at_;
   return next;
@@ -355,7 +357,7 @@ void PollLoop::ArmReadDeadline(PollConn* c, bool progress) {
   if (c->state == ConnState::kHead) {
     // Idle until the first byte; then the whole head must come in time
     // (set once, not moved by each read: a trickle does not extend it).
-    DeadlineList* want = c->in_end == 0 ? &idle_ : &io_;
+    DeadlineList* want = c->in_end == 0 ? (stopping_ && c->dispatched ? &drain_ : &idle_) : &io_;
     if (c->list != want) want->Push(c, now_);
   } else if (c->state == ConnState::kBody) {
     // A body may be long: each read must come in time.
@@ -513,6 +515,7 @@ void PollLoop::ExpireDeadlines() {
     if (!c->closed && c->list == &io_ && c->deadline <= now_) CloseConn(c);  // never loop on one entry
   }
   while (DeadlineNode* n = linger_.Expired(now_)) CloseConn(static_cast<PollConn*>(n));
+  while (DeadlineNode* n = drain_.Expired(now_)) CloseConn(static_cast<PollConn*>(n));
   if (accept_resume_at_ >= 0 && now_ >= accept_resume_at_) {
     accept_resume_at_ = -1;
     if (!stopping_) Listen(true);
@@ -641,13 +644,13 @@ void PollLoop::Stop(bool graceful) {
   all.reserve(conns_.size());
   for (auto& kv : conns_) all.push_back(kv.second);
   for (PollConn* c : all) {
-    // Graceful: a connection between requests has nothing in progress.
-    // Requests in progress finish; their responses say Connection: close.
-    // A connection accepted but not yet served is not idle: its request may
-    // be on the wire (a prefork reload must drop none). It gets its answer,
-    // or the head timeout closes it.
-    bool idle = c->state == ConnState::kHead && c->in_end == 0 && c->dispatched;
-    if (!graceful || idle) CloseConn(c);
+    // Graceful: requests in progress finish; their responses say
+    // Connection: close. A connection between requests gets kStopIdleMs
+    // (stop.h) for one more, which it may have sent already. A connection
+    // accepted but not yet served keeps its deadline: its request may be on
+    // the wire (a prefork reload must drop none).
+    if (!graceful) CloseConn(c);
+    else if (c->state == ConnState::kHead && c->in_end == 0 && c->dispatched && c->list == &idle_) drain_.Push(c, now_);
   }
 }
 

@@ -179,6 +179,7 @@ class PollLoop {
   DeadlineList idle_;    // keep-alive: waiting for the first byte of a request
   DeadlineList io_;      // head, body and blocked output must progress in time
   DeadlineList linger_;  // closing: waiting for the peer's EOF
+  DeadlineList drain_;   // a graceful stop: idle persistent connections, kStopIdleMs for one more request
   Request scratch_;      // the request being handed out
 };
 

@@ -21,8 +21,10 @@ int g_generation = 0;             // bumped by each reload
 int g_slot_generation[kMaxWorkers];
 bool g_reloading = false;
 bool g_stopping = false;         // every exit is expected during a stop
+int g_paused_workers = 0;        // SIGWINCH: the count to start again on SIGHUP
+pid_t g_successor = 0;           // the new master of a binary upgrade
 
-const int kSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU};
+const int kSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2, SIGWINCH};
 
 void Wake(int) {
   int saved = errno;
@@ -61,6 +63,11 @@ void SignalAll(int sig, bool old_generation_only) {
 void Reap(PreforkEvents* ev, int* wanted_gone) {
   posix::WaitStatus st;
   while (posix::WaitPid(-1, WNOHANG, &st) > 0) {
+    if (g_successor > 0 && st.pid == g_successor) {
+      g_successor = 0;
+      ev->OnSuccessorExited(st);
+      continue;
+    }
     int slot = FindSlot(st.pid);
     bool expected = g_stopping || (slot >= 0 && g_slot_generation[slot] != g_generation);
     if (slot >= 0) g_slots[slot].pid = 0;
@@ -126,6 +133,7 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
     g_reloading = false;
   }
   Install();
+  g_successor = opt->successor;
   int wanted_gone = 0;  // SIGTTOU: workers we stopped on purpose
   bool retire_old = true;
   for (;;) {
@@ -149,7 +157,21 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
       res.stop_signal = stop;
       return res;
     }
+    if (posix::SignalTake(SIGUSR2)) {
+      Restore();
+      res.kind = PreforkResult::kUpgrade;
+      return res;
+    }
+    if (posix::SignalTake(SIGWINCH) && opt->pause_on_winch && opt->workers > 0) {
+      g_paused_workers = opt->workers;
+      opt->workers = 0;  // the loop below stops them all, gracefully
+      ev->OnWorkerCount(0);
+    }
     if (posix::SignalTake(SIGHUP)) {
+      if (opt->workers == 0 && g_paused_workers > 0) {
+        opt->workers = g_paused_workers;
+        g_paused_workers = 0;
+      }
       Restore();
       g_reloading = true;
       res.kind = PreforkResult::kReload;

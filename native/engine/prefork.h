@@ -4,7 +4,12 @@
 // timeout) with SIGKILL, and answers signals:
 //   SIGTERM graceful stop; SIGINT/SIGQUIT fast stop; SIGHUP reload (the
 //   caller reloads the app, new workers start, old ones stop gracefully);
-//   SIGTTIN/SIGTTOU one worker more/fewer.
+//   SIGTTIN/SIGTTOU one worker more/fewer; SIGUSR2 returns kUpgrade (the
+//   caller starts a new master and calls again); SIGWINCH stops every
+//   worker gracefully and starts none, the listening socket staying open
+//   (after an upgrade, as gunicorn's), until SIGHUP starts them again.
+// options->workers is the number wanted: SIGTTIN/SIGTTOU/SIGWINCH change it,
+// so a caller that calls again passes it back as it was left.
 // It returns in a new worker (to serve) and in the master for a stop or a
 // reload. Knows nothing of Node-API.
 #pragma once
@@ -20,6 +25,10 @@ struct PreforkOptions {
   int workers = 2;
   int timeout_ms = 30000;           // silence after which a worker is killed
   int graceful_timeout_ms = 30000;  // SIGTERM: time workers get to finish
+  pid_t successor = 0;              // a new master this one started (SIGUSR2): its exit is reported
+  // SIGWINCH is ignored unless set: a terminal sends it to its foreground group on every
+  // resize (gunicorn honours it only when daemonized).
+  bool pause_on_winch = false;
 };
 
 class PreforkEvents {
@@ -30,10 +39,12 @@ class PreforkEvents {
   virtual void OnTimeout(pid_t pid) = 0;
   virtual void OnForkFailed(int neg_errno) = 0;
   virtual void OnWorkerCount(int count) = 0;
+  // The new master (options.successor) exited: this one is the server again.
+  virtual void OnSuccessorExited(const posix::WaitStatus& status) = 0;
 };
 
 struct PreforkResult {
-  enum Kind { kWorker, kStopped, kReload, kError } kind = kStopped;
+  enum Kind { kWorker, kStopped, kReload, kUpgrade, kError } kind = kStopped;
   int slot = -1;           // kWorker: this worker's slot
   WorkerSlot* slot_ptr = nullptr;
   int stop_signal = 0;     // kStopped

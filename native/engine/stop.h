@@ -5,6 +5,14 @@
 
 namespace engine {
 
+// During a graceful stop, a persistent connection idle between requests
+// stays open this long for one more request (answered with Connection:
+// close) before it is closed. Closing it at once loses a request the
+// client sent in the same instant: the client sees a reset, not a response
+// (RFC 9112 §9.3.1 lets it retry, and wrk does not). A client idle this long
+// is one the keep-alive timeout would race with just as well.
+constexpr int kStopIdleMs = 1000;
+
 // Installs handlers (without SA_RESTART, so a blocked poll(2) returns
 // EINTR) that record a request to stop: SIGTERM graceful, and when fast is
 // true also SIGINT and SIGQUIT (for a process that is itself the server:

@@ -293,6 +293,30 @@ int Execv(const char* path, char* const argv[], const int* keep, size_t keep_cou
   return -errno;
 }
 
+pid_t ForkExec(const char* path, char* const argv[], char* const envp[], const int* keep, size_t keep_count) {
+  // No handler of ours may run in the child before its dispositions are reset.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, nullptr);  // EINVAL for SIGKILL/SIGSTOP: harmless
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, nullptr);
+    for (int fd = 0; fd <= 2; fd++) Inherit(fd);
+    for (size_t i = 0; i < keep_count; i++) Inherit(keep[i]);
+    execve(path, argv, envp);
+    _exit(127);
+  }
+  int err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return pid < 0 ? -err : pid;
+}
+
 unsigned Alarm(unsigned seconds) { return alarm(seconds); }
 
 }  // namespace posix

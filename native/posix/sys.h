@@ -90,6 +90,14 @@ int SetRLimit(int resource, int64_t soft, int64_t hard);
 // execv(3), keeping descriptors 0-2 and keep[0..keep_count) open across it
 // (their FD_CLOEXEC cleared): only returns on failure, with -errno.
 int Execv(const char* path, char* const argv[], const int* keep = nullptr, size_t keep_count = 0);
+// fork(2), then execve(2) in the child at once, as posix_spawn(3) does: the
+// child of a multi-threaded process may run only async-signal-safe calls
+// (fork(2), POSIX), so it resets every signal's disposition to SIG_DFL,
+// empties its signal mask, clears FD_CLOEXEC on 0-2 and keep[], and execs;
+// no fork hook runs. An execve(2) failure ends the child with status 127
+// (sh(1)'s "command not found"). Returns the child's pid, or -errno of fork
+// (EAGAIN, ENOMEM).
+pid_t ForkExec(const char* path, char* const argv[], char* const envp[], const int* keep, size_t keep_count);
 // alarm(2): returns the seconds left on the previous alarm.
 unsigned Alarm(unsigned seconds);
 

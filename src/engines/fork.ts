@@ -12,6 +12,7 @@ import { formatHostPort } from '../listen.js';
 import { serveConnection } from './connection.js';
 import { createHttpServer, guardListener, serveSocket } from './listener.js';
 import type { EngineContext } from './types.js';
+import type { RawWaitStatus } from '../native.js';
 
 /** The exit status of a child the request watchdog ended (native/engine/watchdog.h, timeout(1)'s). */
 const WATCHDOG_EXIT = 124;
@@ -34,33 +35,69 @@ export function defaultMaxChildren(): number {
   return Math.max(1, Math.min(MAX_CHILDREN_CAP, byProcs, byMemory));
 }
 
-export async function runFork(ctx: EngineContext): Promise<void> {
-  const { log, options } = ctx;
-  const result = native.forkLoop as (
+type ChildResult = { role: 'child'; fd: number; address: { address: string; port: number } };
+type ParentResult = { role: 'parent'; event: 'stopped' | 'upgrade' | 'reload' | 'pause'; stopSignal: string | null };
+
+/**
+ * Runs the parent's native loop until it stops, handling what it returns
+ * for: SIGUSR2 (start a new master, src/upgrade.ts), SIGWINCH (it stopped
+ * accepting) and SIGHUP (load the app again; accepting resumes). Returns
+ * the connection in a child.
+ */
+async function parentLoop(ctx: EngineContext): Promise<ChildResult | undefined> {
+  const { log, options, master } = ctx;
+  const forkLoop = native.forkLoop as (
     fds: number[],
-    opts: { maxChildren: number; gracefulTimeoutMs: number; reportCleanExits: boolean },
-    onReaped: (st: { pid: number; exited: boolean; exitCode: number | null; signaled: boolean; signal: string | null; coreDumped: boolean }) => void,
+    opts: { maxChildren: number; gracefulTimeoutMs: number; reportCleanExits: boolean; successor: number; pauseOnWinch: boolean },
+    onReaped: (st: RawWaitStatus) => void,
     onError: (err: Error) => void,
-  ) => { role: 'child'; fd: number; address: { address: string; port: number } } | { role: 'parent'; stopSignal: string | null };
+    onSuccessorExited: (st: RawWaitStatus) => void,
+  ) => ChildResult | ParentResult;
   const maxChildren = options.maxChildren ?? defaultMaxChildren();
   log.info(maxChildren > 0 ? `At most ${maxChildren} children at once (--max-children)` : 'No bound on children (--max-children 0)');
-  const r = result(
-    ctx.listenFds,
-    // A clean exit is logged only at --log-level debug: otherwise the native loop does not call back at all.
-    { maxChildren, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000, reportCleanExits: log.debug !== undefined && log.debugEnabled !== false },
-    (st) => {
-      const how = describeStatus(st);
-      // One child per connection: a clean exit is per-request detail (--log-level debug); any other is an error, with its reason.
-      if (st.exited && st.exitCode === 0) log.debug?.(`Reaped child ${st.pid}: ${how}`);
-      else if (st.exited && st.exitCode === WATCHDOG_EXIT) log.error(`Reaped child ${st.pid}: ${how}: the request watchdog ended it (--timeout ${options.timeout ?? 30} s)`);
-      else log.error(`Reaped child ${st.pid}: ${how}`);
-    },
-    (err) => log.error(`${(err as Error).message}${(err as { syscall?: string }).syscall === 'fork' ? ': answered 503' : ''}`),
-  );
-  if (r.role === 'parent') {
-    log.info(`Stopped by ${r.stopSignal ?? 'request'}`);
-    return;
+  const onReaped = (st: RawWaitStatus) => {
+    const how = describeStatus(st);
+    // One child per connection: a clean exit is per-request detail (--log-level debug); any other is an error, with its reason.
+    if (st.exited && st.exitCode === 0) log.debug?.(`Reaped child ${st.pid}: ${how}`);
+    else if (st.exited && st.exitCode === WATCHDOG_EXIT) log.error(`Reaped child ${st.pid}: ${how}: the request watchdog ended it (--timeout ${options.timeout ?? 30} s)`);
+    else log.error(`Reaped child ${st.pid}: ${how}`);
+  };
+  const onError = (err: Error) => log.error(`${err.message}${(err as { syscall?: string }).syscall === 'fork' ? ': answered 503' : ''}`);
+  for (;;) {
+    const r = forkLoop(
+      ctx.listenFds,
+      // A clean exit is logged only at --log-level debug: otherwise the native loop does not call back at all.
+      {
+        maxChildren, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000, reportCleanExits: log.debug !== undefined && log.debugEnabled !== false,
+        successor: master?.successor ?? 0, pauseOnWinch: master?.pauseOnWinch ?? false,
+      },
+      onReaped, onError, (st) => master?.successorExited(st),
+    );
+    if (r.role === 'child') return r;
+    switch (r.event) {
+      case 'upgrade': master?.upgrade(); break;
+      case 'pause': log.info('SIGWINCH: accepting no more connections, children finish theirs; the listening sockets stay open (SIGHUP accepts again)'); break;
+      case 'reload':
+        log.info('Hang up: reloading the app, accepting again');
+        if (ctx.reload) {
+          try {
+            ctx.app = await ctx.reload();
+          } catch (err) {
+            log.error(`Reload failed, keeping the running app: ${(err as Error)?.stack ?? String(err)}`);
+          }
+        }
+        break;
+      default:
+        log.info(`Stopped by ${r.stopSignal ?? 'request'}`);
+        return undefined;
+    }
   }
+}
+
+export async function runFork(ctx: EngineContext): Promise<void> {
+  const { log, options } = ctx;
+  const r = await parentLoop(ctx);
+  if (!r) return;
   // The child. process.pid is the parent's until corrected.
   Object.defineProperty(process, 'pid', { value: getpid(), configurable: true, enumerable: true, writable: false });
   // An AF_UNIX peer has no address: the title says the family instead.

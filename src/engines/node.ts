@@ -2,11 +2,12 @@
  * The `node` engine: the same app served by node:http (llhttp), the pure
  * Node reference every comparison is made against. With workers > 1 it uses
  * node:cluster, Node's own multi-process model: the primary re-runs this
- * program in N worker processes (spawned, not forked), and hands them the
- * connections it accepts on the socket forkserve bound.
+ * program in N worker processes (spawned, not forked), which accept on the
+ * socket forkserve bound.
  */
 import cluster from 'node:cluster';
 import http from 'node:http';
+import net from 'node:net';
 import type { AppResponse, RequestInfo } from '../apps/index.js';
 import { INTERNAL_ERROR } from '../apps/responses.js';
 import { writeResponse } from './node-response.js';
@@ -83,17 +84,113 @@ async function listenAll(ctx: EngineContext, make: () => http.Server): Promise<h
   }));
 }
 
-/** Resolves when SIGTERM (graceful: in-flight requests finish) or SIGINT/SIGQUIT stops the server. */
+/**
+ * The node:cluster primary. A worker's listen({ fd }) is carried out by the
+ * primary, on its own descriptor of that number: the socket forkserve
+ * bound, which the primary sends to each worker. Workers accept on it
+ * themselves (SCHED_NONE), as prefork's do: under cluster's round-robin the
+ * primary accepts and queues connections for workers, and drops those
+ * still queued when the last worker stops (a SIGWINCH, a binary upgrade).
+ * The socket stays open in the primary while any worker runs. Signals, as the prefork master's: SIGTERM
+ * (graceful), SIGINT/SIGQUIT (fast), SIGHUP (new workers replace the old,
+ * gracefully), and a binary upgrade's SIGUSR2 (a new master), SIGWINCH
+ * (every worker stops, gracefully) and SIGHUP (workers again).
+ */
+async function runPrimary(ctx: EngineContext, workers: number): Promise<void> {
+  const { log, master } = ctx;
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  const spawn = () => cluster.fork({ FORKSERVE_LISTEN_FD: ctx.listenFds.join(','), FORKSERVE_PORT: String(ctx.serverPort) });
+  /** Workers told to stop (SIGHUP, SIGWINCH, a stop): their exit is not replaced. */
+  const retiring = new Set<number>();
+  let stopping = false;
+  let paused = false;
+  const retireAll = () => {
+    for (const w of Object.values(cluster.workers ?? {})) {
+      if (!w || retiring.has(w.id)) continue;
+      retiring.add(w.id);
+      // Its own graceful stop (closeGracefully); disconnect() would close its idle connections at once.
+      w.process.kill('SIGTERM');
+    }
+  };
+  for (let i = 0; i < workers; i++) spawn();
+  cluster.on('exit', (worker, code, signal) => {
+    if (retiring.delete(worker.id) || stopping) return;
+    log.error(`Worker ${worker.process.pid} ${signal ? `killed by ${signal}` : `exited ${code}`}: replacing it`);
+    spawn();
+  });
+  const onUpgrade = () => master?.upgrade();
+  const onWinch = () => {
+    if (!master?.pauseOnWinch || paused) return;
+    paused = true;
+    log.info('SIGWINCH: stopping every worker gracefully; the listening sockets stay open (SIGHUP starts workers again)');
+    retireAll();
+  };
+  const onHup = () => {
+    log.info(paused ? 'Hang up: starting workers again' : 'Hang up: new workers replace the old, gracefully');
+    if (!paused) retireAll();
+    paused = false;
+    for (let i = 0; i < workers; i++) spawn();
+  };
+  const unwatch = master?.watchSuccessor();
+  // Signal listeners keep no event loop alive: with every worker stopped (SIGWINCH) the primary must still wait.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  process.on('SIGUSR2', onUpgrade);
+  process.on('SIGWINCH', onWinch);
+  process.on('SIGHUP', onHup);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      stopping = true;
+      log.info(`Stopped by ${signal}`);
+      // Graceful: a worker's SIGTERM lets it finish its requests and exit (closeGracefully).
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL');
+      const check = () => (Object.keys(cluster.workers ?? {}).length === 0 ? resolve() : setTimeout(check, 20));
+      check();
+    };
+    for (const s of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.once(s, () => stop(s));
+  });
+  process.off('SIGUSR2', onUpgrade);
+  process.off('SIGWINCH', onWinch);
+  process.off('SIGHUP', onHup);
+  clearInterval(keepAlive);
+  unwatch?.();
+}
+
+/**
+ * A connection idle between requests stays open this long after a graceful
+ * stop, for one more request (answered with Connection: close), as the
+ * native engines do (native/engine/stop.h, kStopIdleMs): closing it at once
+ * loses a request the client sent in the same instant.
+ */
+const STOP_IDLE_MS = 1000;
+
+/**
+ * Stops a server as a graceful stop should: no more connections; requests
+ * in progress, and those that come on idle connections within STOP_IDLE_MS,
+ * are answered with Connection: close; then the idle are closed.
+ * http.Server.close() would close the idle ones at once (Node 19 and later).
+ */
+function closeGracefully(server: http.Server, done: () => void): void {
+  server.prependListener('request', (_req, res: http.ServerResponse) => {
+    res.shouldKeepAlive = false;
+  });
+  net.Server.prototype.close.call(server, () => done());
+  setTimeout(() => server.closeIdleConnections(), STOP_IDLE_MS).unref();
+}
+
+/** Resolves when SIGTERM (graceful) or SIGINT/SIGQUIT stops the server. */
 function untilStopped(servers: http.Server[], onStop: (signal: string) => void): Promise<void> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       for (const s of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.removeAllListeners(s);
       onStop(signal);
       let open = servers.length;
+      const closed = () => --open === 0 && resolve();
       for (const server of servers) {
-        server.close(() => --open === 0 && resolve());
-        server.closeIdleConnections();
-        if (signal !== 'SIGTERM') server.closeAllConnections();
+        if (signal === 'SIGTERM') closeGracefully(server, closed);
+        else {
+          server.close(closed);
+          server.closeAllConnections();
+        }
       }
       if (servers.length === 0) resolve();
     };
@@ -113,36 +210,18 @@ export async function runNode(ctx: EngineContext, listenerOptions: ListenerOptio
   if (workers <= 1) {
     // Serve on the sockets forkserve already bound (same address, same backlog): one http.Server each.
     const servers = await listenAll(ctx, () => createServer(ctx, listenerOptions));
+    const { master } = ctx;
+    // A single process has no workers to stop: SIGUSR2 starts a new master, SIGTERM then ends this one.
+    const upgrade = () => master?.upgrade();
+    const unwatch = master?.watchSuccessor();
+    if (master) process.on('SIGUSR2', upgrade);
     await untilStopped(servers, (sig) => ctx.log.info(`Stopped by ${sig}`));
+    process.off('SIGUSR2', upgrade);
+    unwatch?.();
     return;
   }
   if (cluster.isPrimary) {
-    // A worker's listen({ fd }) is carried out by the primary, on its own
-    // descriptor of that number: the socket forkserve bound. The primary then
-    // hands connections to the workers (cluster's round-robin), and the
-    // address never goes without a listener, even while a worker is replaced.
-    const spawn = () => cluster.fork({ FORKSERVE_LISTEN_FD: ctx.listenFds.join(','), FORKSERVE_PORT: String(ctx.serverPort) });
-    let stopping = false;
-    for (let i = 0; i < workers; i++) spawn();
-    cluster.on('exit', (worker, code, signal) => {
-      if (stopping) return;
-      ctx.log.error(`Worker ${worker.process.pid} ${signal ? `killed by ${signal}` : `exited ${code}`}: replacing it`);
-      spawn();
-    });
-    await new Promise<void>((resolve) => {
-      const stop = (signal: NodeJS.Signals) => {
-        stopping = true;
-        ctx.log.info(`Stopped by ${signal}`);
-        // Graceful: disconnect() lets a worker finish its requests and exit.
-        for (const w of Object.values(cluster.workers ?? {})) {
-          if (signal === 'SIGTERM') w?.disconnect();
-          else w?.process.kill('SIGKILL');
-        }
-        const check = () => (Object.keys(cluster.workers ?? {}).length === 0 ? resolve() : setTimeout(check, 20));
-        check();
-      };
-      for (const s of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.once(s, () => stop(s));
-    });
+    await runPrimary(ctx, workers);
     return;
   }
   const servers = await listenAll(ctx, () => createServer(ctx));

@@ -264,12 +264,18 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
     server.stop(false);
   };
   for (const s of STOP_SIGNALS) sigaction(s, onSignal);
+  // Standalone (not a prefork worker): SIGUSR2 starts a new master (src/upgrade.ts); SIGTERM then ends this one.
+  const { master } = ctx;
+  const unwatch = master?.watchSuccessor();
+  if (master) sigaction('SIGUSR2', () => master.upgrade());
   try {
     await done;
   } finally {
     clearTimeout(graceTimer);
     clearInterval(sweep);
     for (const s of STOP_SIGNALS) sigaction(s, 'default');
+    if (master) sigaction('SIGUSR2', 'default');
+    unwatch?.();
   }
   log.info(`Stopped by ${stopSignal ?? 'request'}`);
 }

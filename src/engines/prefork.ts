@@ -5,7 +5,9 @@
  * kills workers silent for longer than --timeout, and handles SIGTERM
  * (graceful), SIGINT/SIGQUIT (fast), SIGHUP (reload the app, new workers, no
  * dropped connections: the listening socket stays open in the master),
- * SIGTTIN/SIGTTOU (one worker more/fewer). Workers accept on the shared
+ * SIGTTIN/SIGTTOU (one worker more/fewer), and a binary upgrade's SIGUSR2
+ * (a new master), SIGWINCH (every worker stops, gracefully) and SIGHUP
+ * (workers again) as src/upgrade.ts describes. Workers accept on the shared
  * listening socket and run the poll engine.
  */
 import { native } from '../native.js';
@@ -16,7 +18,7 @@ import type { EngineContext } from './types.js';
 import type { RawWaitStatus } from '../native.js';
 import type { Served } from '../apps/index.js';
 
-type MasterResult = { role: 'worker'; slot: number } | { role: 'master'; event: 'stopped' | 'reload'; stopSignal?: string | null };
+type MasterResult = { role: 'worker'; slot: number } | { role: 'master'; event: 'stopped' | 'reload' | 'upgrade'; stopSignal?: string | null; workers?: number };
 
 /** Requests a worker serves before it is replaced: max-requests plus up to max-requests-jitter (gunicorn's meaning). 0: never. */
 export function requestBudget(maxRequests = 0, jitter = 0): number {
@@ -65,8 +67,8 @@ async function runWorker(ctx: EngineContext, slot: number): Promise<number> {
   return 0;
 }
 
-export async function runPrefork(ctx: EngineContext, reload?: () => Promise<Served>): Promise<void> {
-  const { log, options } = ctx;
+export async function runPrefork(ctx: EngineContext): Promise<void> {
+  const { log, options, master: upgrade, reload } = ctx;
   const master = native.preforkMaster as (fd: number, o: object, cb: object) => MasterResult;
   const callbacks = {
     onSpawned: () => {},
@@ -76,19 +78,26 @@ export async function runPrefork(ctx: EngineContext, reload?: () => Promise<Serv
     },
     onTimeout: (pid: number) => log.error(`WORKER TIMEOUT (pid:${pid}): no heartbeat for ${options.timeout ?? 30} s, sending SIGKILL`),
     onError: (err: Error) => log.error(`${err.message}: will retry`),
-    onWorkerCount: (n: number) => log.info(`Number of workers: ${n}`),
+    onWorkerCount: (n: number) => log.info(n === 0
+      ? 'SIGWINCH: stopping every worker gracefully; the listening sockets stay open (SIGHUP starts workers again)'
+      : `Number of workers: ${n}`),
+    onSuccessorExited: (st: RawWaitStatus) => upgrade?.successorExited(st),
   };
+  // The count wanted: SIGTTIN/SIGTTOU/SIGWINCH change it natively, and it is passed back as left.
+  let workers = options.workers ?? 2;
   for (;;) {
     const r = master(ctx.listenFd, {
-      workers: options.workers ?? 2,
+      workers,
       timeoutMs: (options.timeout ?? 30) * 1000,
       gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000,
+      successor: upgrade?.successor ?? 0,
+      pauseOnWinch: upgrade?.pauseOnWinch ?? false,
     }, callbacks);
     if (r.role === 'worker') {
       Object.defineProperty(process, 'pid', { value: getpid(), configurable: true, enumerable: true, writable: false });
       let code = 0;
       try {
-        code = await runWorker(ctx, r.slot);
+        code = await runWorker({ ...ctx, master: undefined, reload: undefined }, r.slot);
       } catch (err) {
         log.error(`Worker ${getpid()} failed: ${(err as Error)?.stack ?? String(err)}`);
         code = 1;
@@ -98,6 +107,11 @@ export async function runPrefork(ctx: EngineContext, reload?: () => Promise<Serv
     if (r.event === 'stopped') {
       log.info(`Stopped by ${r.stopSignal ?? 'request'}`);
       return;
+    }
+    workers = r.workers ?? workers;
+    if (r.event === 'upgrade') {
+      upgrade?.upgrade();
+      continue;
     }
     log.info('Hang up: reloading the app, starting new workers');
     if (reload) {

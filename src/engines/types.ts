@@ -1,5 +1,6 @@
 import type { Served } from '../apps/index.js';
 import type { Logger } from '../log.js';
+import type { Master } from '../upgrade.js';
 import type { HttpLimits } from './connection.js';
 
 /** Options every engine reads. */
@@ -31,4 +32,8 @@ export interface EngineContext {
   serverName: string;
   serverPort: number;
   options: EngineOptions;
+  /** The master's part in a binary upgrade (SIGUSR2); absent in a worker or child. */
+  master?: Master;
+  /** SIGHUP: loads the app again (the CLI re-imports the module), ready to fork from; absent: SIGHUP keeps the app. */
+  reload?: () => Promise<Served>;
 }
