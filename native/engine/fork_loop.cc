@@ -139,7 +139,9 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
   }
   // poll(2) tells when to accept; a connection reset in between must not block us.
   for (int fd : opt.listen_fds) posix::SetNonBlocking(fd, true);
-  g_previous_notify = posix::SignalSetNotify(WakeParent);
+  // Called again after a kUpgrade/kPause/kReload return, when the handlers (and WakeParent) are still ours.
+  posix::SignalNotify previous = posix::SignalSetNotify(WakeParent);
+  if (previous != WakeParent) g_previous_notify = previous;
   for (int sig : kHandled) posix::SignalInstall(sig, /*restart=*/false);
   g_successor = opt.successor;
   // A child that exited while the caller ran (no handler then) is reaped now.
@@ -224,7 +226,11 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
     g_children.insert(pid);
     posix::Close(conn);  // the child has its own copy; ours would keep the client waiting
   }
-  RestoreSignals();
+  // A stop gives the signals back. kUpgrade, kPause and kReload keep this
+  // loop's handlers while the caller works: a signal then (a SIGHUP right
+  // after SIGWINCH) is counted for the next call, where the default action
+  // would end the master.
+  if (res.event == ForkLoopResult::kStopped) RestoreSignals();
   CloseWakePipe();
   // The listeners stay non-blocking: O_NONBLOCK belongs to the open file
   // description, which a new master (SIGUSR2) or a worker shares with this

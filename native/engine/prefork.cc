@@ -82,7 +82,9 @@ void Reap(PreforkEvents* ev, int* wanted_gone) {
 posix::SignalNotify g_previous_notify = nullptr;  // TypeScript's delivery, given back on return
 
 void Install() {
-  g_previous_notify = posix::SignalSetNotify(Wake);
+  // Called again after a kUpgrade/kReload return, when the handlers (and Wake) are still ours.
+  posix::SignalNotify previous = posix::SignalSetNotify(Wake);
+  if (previous != Wake) g_previous_notify = previous;
   for (int sig : kSignals) posix::SignalInstall(sig, false);
 }
 
@@ -157,8 +159,10 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
       res.stop_signal = stop;
       return res;
     }
+    // kUpgrade and kReload keep this loop's handlers installed while the
+    // caller works: a signal then (a SIGHUP right after SIGWINCH) is counted
+    // for the next call, where the default action would end the master.
     if (posix::SignalTake(SIGUSR2)) {
-      Restore();
       res.kind = PreforkResult::kUpgrade;
       return res;
     }
@@ -172,7 +176,6 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
         opt->workers = g_paused_workers;
         g_paused_workers = 0;
       }
-      Restore();
       g_reloading = true;
       res.kind = PreforkResult::kReload;
       return res;
