@@ -128,6 +128,11 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   // until the engine takes the signal over.
   if (master.ownPidFile) fs.writeFileSync(master.ownPidFile, `${getpid()}\n`);
   sigaction('SIGUSR2', () => master.upgrade());
+  // The fork and prefork loops are entered without a turn of the event loop
+  // from here: these handlers only count a stop, reload or pause that comes
+  // first, and the native loop takes the count (its default action would end
+  // a master that is still starting).
+  if (engine === 'fork' || engine === 'prefork') for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGWINCH'] as const) sigaction(sig, () => {});
   for (const l of listeners) log.info(`Listening at: ${l.label} (${getpid()})${INHERITED[l.inherited ?? ''] ? ` (${INHERITED[l.inherited ?? '']}, fd ${l.fd})` : ''}`);
   log.info(`Using engine: ${engine}${opts.workers ? ` with ${opts.workers} workers` : ''}`);
   opts.onListening?.(address);
