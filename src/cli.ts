@@ -74,6 +74,9 @@ Options:
       --static-dotfiles    serve names starting with '.' (default: 404)
       --static-cache-control VALUE  Cache-Control of file responses (default: none)
       --no-access-log      no access-log lines
+      --access-logfile FILE  append access-log lines to FILE ('-': stdout; default stderr)
+      --error-logfile FILE   append the other log lines to FILE ('-' and default: stderr);
+                           SIGUSR1 opens both files again by name (after logrotate)
       --log-level LEVEL    debug | info | warning | error (default info); debug adds a line
                            per reaped fork child (exit 0)
       --watch              show the live process view (forkserve watch) of this server on stdout
@@ -109,6 +112,16 @@ async function ps(args: string[]): Promise<number> {
   } catch (err) {
     process.stderr.write(`forkserve ps: ${(err as Error).message}\n`);
     return 1;
+  }
+}
+
+/** Throws UsageError unless the --access-logfile/--error-logfile FILE can be opened for appending ('-' is `dash`). */
+function logFileUsable(flag: string, file: string | undefined, dash: string): void {
+  if (file === undefined || file === '-') return;
+  try {
+    fs.closeSync(fs.openSync(file, 'a', 0o644));
+  } catch (err) {
+    throw new UsageError(`--${flag} ${file}: cannot open it for appending (${(err as { code?: string }).code ?? (err as Error).message}). Give a writable file path, or - for ${dash}`);
   }
 }
 
@@ -186,6 +199,8 @@ async function run(argv: string[]): Promise<number> {
       'limit-headers-size': { type: 'string' },
       'headers-timeout': { type: 'string' },
       'no-access-log': { type: 'boolean' },
+      'access-logfile': { type: 'string' },
+      'error-logfile': { type: 'string' },
       'log-level': { type: 'string' },
       pid: { type: 'string' },
       'reuse-port': { type: 'boolean' },
@@ -226,6 +241,7 @@ async function run(argv: string[]): Promise<number> {
       throw new UsageError(`${(err as Error).message}. Give addresses or CIDR ranges separated by commas, or '*'`);
     }
   }
+  for (const [flag, what] of [['access-logfile', 'stdout'], ['error-logfile', 'stderr']] as const) logFileUsable(flag, values[flag], what);
   const logLevel = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`Unknown --log-level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`);
   const bind = values.bind ?? ['127.0.0.1:8888'];
@@ -280,6 +296,8 @@ async function run(argv: string[]): Promise<number> {
     maxHeaders: int('limit-request-fields', values['limit-request-fields'], 1, 128),
     maxHeaderBytes: int('limit-headers-size', values['limit-headers-size'], 64),
     accessLog: !values['no-access-log'],
+    accessLogFile: values['access-logfile'],
+    errorLogFile: values['error-logfile'],
     logLevel,
   });
   return 0;

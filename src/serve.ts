@@ -6,13 +6,13 @@ import { installLightweightResponse } from './apps/response.js';
 import { bindInterface, toServed, type App, type InterfaceName, type Served } from './apps/index.js';
 import { openListener, parseBindTarget, systemdListener, systemdListenFds, upgradeListener, type Listener } from './listen.js';
 import { Master, takeUpgradeFds } from './upgrade.js';
-import { sigaction } from './signals.js';
+import { sigaction, type SignalName } from './signals.js';
 import { sdNotify } from './notify.js';
 import { compileTrust, withForwarded, type Trust } from './apps/forwarded.js';
 import fs from 'node:fs';
 import type { StaticApp } from './static/serve-static.js';
-import { createLogger, type LogLevel, type Logger } from './log.js';
-import { close, getpid, type SockAddr } from './posix.js';
+import { createLogger, reopenOnSigusr1, type LogFiles, type LogLevel, type Logger } from './log.js';
+import { close, getpid, kill, type SockAddr } from './posix.js';
 import os from 'node:os';
 import cluster from 'node:cluster';
 import { runFork } from './engines/fork.js';
@@ -21,12 +21,12 @@ import { runPrefork } from './engines/prefork.js';
 import { runNode } from './engines/node.js';
 import { warmUp } from './engines/warmup.js';
 import { quiesce } from './engines/quiesce.js';
-import type { EngineContext, EngineOptions } from './engines/types.js';
+import type { EngineContext, EngineOptions, ServerAddress } from './engines/types.js';
 
 export type EngineName = 'iterative' | 'fork' | 'prefork' | 'poll' | 'node';
 export const ENGINES: readonly EngineName[] = ['iterative', 'fork', 'prefork', 'poll', 'node'];
 
-export interface ServeOptions extends EngineOptions {
+export interface ServeOptions extends EngineOptions, LogFiles {
   /** Process model. Default 'fork'. */
   engine?: EngineName;
   /** Numeric address to listen on. Default '127.0.0.1'. */
@@ -36,8 +36,8 @@ export interface ServeOptions extends EngineOptions {
   /**
    * Where to listen, as --bind takes it (overrides host and port):
    * HOST:PORT, [IPv6]:PORT, :PORT, PORT, unix:PATH, fd://N; several in an
-   * array, all served by every engine (SERVER_NAME and SERVER_PORT are the
-   * first's). Sockets passed by systemd (LISTEN_FDS, sd_listen_fds(3))
+   * array, all served by every engine (a request's SERVER_NAME and
+   * SERVER_PORT are those of the socket it came on). Sockets passed by systemd (LISTEN_FDS, sd_listen_fds(3))
    * take precedence.
    */
   bind?: string | string[];
@@ -58,7 +58,7 @@ export interface ServeOptions extends EngineOptions {
   forwardedAllowIps?: string;
   /** listen(2) backlog. Default 2048 (gunicorn's). */
   backlog?: number;
-  /** Write access-log lines. Default true. */
+  /** Write access-log lines. Default true. Where they go, and the other lines: accessLogFile, errorLogFile (SIGUSR1 reopens them). */
   accessLog?: boolean;
   /** 'debug' | 'info' (default) | 'warning' | 'error': gunicorn's levels. A fork child's clean exit is logged at debug. */
   logLevel?: LogLevel;
@@ -106,15 +106,16 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   // A Fetch app's Responses: built lazily, read without a stream (apps/response.ts).
   if (served.interface === 'fetch') installLightweightResponse();
   const name = options.appName ?? 'app';
-  const log = options.logger ?? createLogger({ accessLog: options.accessLog, level: options.logLevel });
+  const log = options.logger ?? createLogger({ accessLog: options.accessLog, level: options.logLevel, accessLogFile: options.accessLogFile, errorLogFile: options.errorLogFile });
   const opts: ServeOptions = { ...options };
   if ((engine === 'prefork' || (engine === 'node' && options.workers !== undefined)) && opts.workers === undefined) opts.workers = os.availableParallelism();
   if (engine === 'node' && cluster.isWorker) {
     // A node:cluster worker: it serves on the socket the primary bound.
-    const port = Number(process.env.FORKSERVE_PORT ?? opts.port ?? 8888);
     const listenFds = (process.env.FORKSERVE_LISTEN_FD ?? '-1').split(',').map(Number);
+    const servers = JSON.parse(process.env.FORKSERVE_SERVERS ?? '[]') as ServerAddress[];
     process.title = `forkserve: worker [${name}]`;
-    await runNode({ listenFd: listenFds[0], listenFds, app: served, log, serverName: opts.host ?? '127.0.0.1', serverPort: port, options: opts });
+    reopenOnSigusr1(log);
+    await runNode({ listenFd: listenFds[0], listenFds, app: served, log, servers, options: opts });
     return;
   }
   // Warm up and settle before listening: the first "Listening at" line means ready.
@@ -127,23 +128,31 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   // SIGUSR2 means an upgrade (its default action would end the master)
   // until the engine takes the signal over.
   if (master.ownPidFile) fs.writeFileSync(master.ownPidFile, `${getpid()}\n`);
-  sigaction('SIGUSR2', () => master.upgrade());
+  sigaction('SIGUSR2', () => (engine === 'iterative'
+    ? log.error('SIGUSR2 ignored: the iterative engine serves one connection at a time and has no binary upgrade (use fork, prefork, poll or node)')
+    : master.upgrade()));
+  // SIGUSR1: the log files are opened again (the node engine's primary also tells its workers; prefork's is native).
+  reopenOnSigusr1(log, { announce: true });
   // The fork and prefork loops are entered without a turn of the event loop
   // from here: these handlers only count a stop, reload or pause that comes
   // first, and the native loop takes the count (its default action would end
   // a master that is still starting).
   if (engine === 'fork' || engine === 'prefork') for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGWINCH'] as const) sigaction(sig, () => {});
+  // The other engines take stop signals in TypeScript or in node:http: one
+  // that comes before their handlers is held, and raised again for them.
+  const replayStopSignals = engine === 'fork' || engine === 'prefork' ? undefined : holdStopSignals();
   for (const l of listeners) log.info(`Listening at: ${l.label} (${getpid()})${INHERITED[l.inherited ?? ''] ? ` (${INHERITED[l.inherited ?? '']}, fd ${l.fd})` : ''}`);
   log.info(`Using engine: ${engine}${opts.workers ? ` with ${opts.workers} workers` : ''}`);
   opts.onListening?.(address);
   process.title = `forkserve: master [${name}]`;
   const masterPid = getpid();
-  // An AF_UNIX peer has no address: SERVER_NAME is the Host header's business then.
-  const unix = address.family === 'unix';
+  // An AF_UNIX socket has no address: SERVER_NAME is the Host header's business then.
+  const servers = listeners.map((l): ServerAddress => (l.address.family === 'unix' ? { name: 'localhost', port: 0 } : { name: l.address.address, port: l.address.port }));
   const reload = opts.reload;
   const ctx: EngineContext = {
-    listenFd: fd, listenFds: listeners.map((l) => l.fd), app: served, log, serverName: unix ? 'localhost' : address.address, serverPort: unix ? 0 : address.port, options: opts,
+    listenFd: fd, listenFds: listeners.map((l) => l.fd), app: served, log, servers, options: opts,
     master,
+    replayStopSignals,
     reload: reload && (async () => {
       const next = withProxyTrust(toServed(bindInterface((await reload()).app, opts.interface ?? 'auto')), trust);
       if (engine !== 'node') await prepareToFork(log);
@@ -205,6 +214,20 @@ function listenersFor(opts: ServeOptions, upgradeFds?: number[]): Listener[] {
     throw err;
   }
   return out;
+}
+
+/**
+ * Holds SIGTERM, SIGINT and SIGQUIT until the engine installs its own
+ * handlers (their default action would end a server that is still
+ * starting, its accept queue reset); the function returned raises the held
+ * ones again, for the engine's handlers.
+ */
+function holdStopSignals(): () => void {
+  const held: SignalName[] = [];
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) sigaction(sig, (s) => held.push(s));
+  return () => {
+    for (const s of held.splice(0)) kill(getpid(), s);
+  };
 }
 
 /** Removes the pid file if it still holds this process's pid (a successor may have replaced it). */

@@ -17,7 +17,7 @@
  */
 import tty from 'node:tty';
 import fs from 'node:fs';
-import { forkExec, getpid, waitpid, WNOHANG, type WaitStatus } from './posix.js';
+import { forkExec, getpid, getppid, waitpid, WNOHANG, type WaitStatus } from './posix.js';
 import { describeStatus, type Logger } from './log.js';
 
 /** The environment variables a new master is started with. */
@@ -111,6 +111,16 @@ export class Master {
     }, 1000);
     timer.unref();
     return () => clearInterval(timer);
+  }
+
+  /**
+   * True while another master serves the same sockets: the new one this
+   * master started, or the old one that started it (its parent until it
+   * exits). A SIGTERM then ends this master only, and the sockets go on
+   * listening (native/engine/stop.h, SocketsShared).
+   */
+  socketsShared(): boolean {
+    return this.successor > 0 || (this.oldMaster > 0 && getppid() === this.oldMaster);
   }
 
   /** At exit: the new master, if one runs, takes over the pid file (FILE.2 becomes FILE). */

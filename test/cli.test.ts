@@ -56,6 +56,12 @@ describe('forkserve command errors', () => {
     expect(r.stderr).toContain('forkserve: Cannot listen on 127.0.0.1:81: permission denied (EACCES). Ports below 1024 need root or CAP_NET_BIND_SERVICE: choose a port from 1024 up with --bind\n');
   });
 
+  it('a log file that cannot be opened says which and what to give, exit 2', async () => {
+    const r = await cli(['examples/hello.ts', '--access-logfile', '/nonexistent-dir/access.log']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('forkserve: --access-logfile /nonexistent-dir/access.log: cannot open it for appending (ENOENT). Give a writable file path, or - for stdout\n');
+  });
+
   it('a module:app spec without its extension gets a suggestion, exit 2', async () => {
     const r = await cli(['examples/hello:app']);
     expect(r.status).toBe(2);

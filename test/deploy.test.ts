@@ -124,16 +124,17 @@ describe.skipIf(!linux || !have('systemd-socket-activate'))('systemd socket acti
 });
 
 describe.skipIf(!linux).each(ENGINES)('--bind repeated on the %s engine', (engine) => {
-  it('serves TCP on IPv4, TCP on IPv6 loopback and a unix socket at once', async () => {
+  it('serves TCP on IPv4, TCP on IPv6 loopback and a unix socket at once, each request with its socket\'s SERVER_PORT', async () => {
     const [p4, p6] = [await freePort(), await freePort()];
     const sock = path.join(dir, `multi-${engine}.sock`);
     const server = start(process.execPath, [CLI, APP, '-b', `127.0.0.1:${p4}`, '-b', `[::1]:${p6}`, '-b', `unix:${sock}`, ...engineArgs(engine), '--no-access-log']);
     try {
       expect(await waitFor(() => (server.stderr().match(/Listening at/g) ?? []).length === 3, 15_000), server.stderr()).toBe(true);
       for (let round = 0; round < 3; round++) {
-        expect(JSON.parse(await curl([`http://127.0.0.1:${p4}/v4/${round}`])).path).toBe(`/v4/${round}`);
-        expect(JSON.parse(await curl([`http://[::1]:${p6}/v6/${round}`])).path).toBe(`/v6/${round}`);
-        expect(JSON.parse(await curl(['--unix-socket', sock, `http://localhost/unix/${round}`])).path).toBe(`/unix/${round}`);
+        // SERVER_PORT is the port of the socket the request came on (PEP 3333): 0 for AF_UNIX.
+        expect(JSON.parse(await curl([`http://127.0.0.1:${p4}/v4/${round}`]))).toMatchObject({ path: `/v4/${round}`, serverPort: String(p4) });
+        expect(JSON.parse(await curl([`http://[::1]:${p6}/v6/${round}`]))).toMatchObject({ path: `/v6/${round}`, serverPort: String(p6) });
+        expect(JSON.parse(await curl(['--unix-socket', sock, `http://localhost/unix/${round}`]))).toMatchObject({ path: `/unix/${round}`, serverPort: '0' });
       }
       expect(await server.stop()).toBe(0);
       expect(fs.existsSync(sock)).toBe(false);

@@ -202,10 +202,10 @@ class JsForkEvents : public engine::ForkLoopEvents {
   bool report_clean_exits_;
 };
 
-// forkLoop(listenFds: number | number[], { maxChildren, gracefulTimeoutMs, reportCleanExits, successor },
+// forkLoop(listenFds: number | number[], { maxChildren, gracefulTimeoutMs, reportCleanExits, successor, oldMaster },
 //          onReaped, onError, onSuccessorExited?)
 //   -> { role: 'child', fd, address } in the child,
-//      { role: 'parent', event: 'stopped' | 'upgrade' | 'reload' | 'pause', stopSignal } in the parent.
+//      { role: 'parent', event: 'stopped' | 'upgrade' | 'reload' | 'pause' | 'reopen', stopSignal } in the parent.
 static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   engine::ForkLoopOptions opt;
@@ -217,6 +217,7 @@ static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
     opt.graceful_timeout_ms = OptInt(o, "gracefulTimeoutMs", 30000);
     report_clean = OptBool(o, "reportCleanExits", false);
     opt.successor = OptInt(o, "successor", 0);
+    opt.old_master = OptInt(o, "oldMaster", 0);
     opt.pause_on_winch = OptBool(o, "pauseOnWinch", false);
   }
   if (!info[2].IsFunction() || !info[3].IsFunction()) ThrowTypeError(env, "onReaped and onError must be functions");
@@ -239,12 +240,14 @@ static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
     addr.Set("address", r.peer.host);
     addr.Set("port", r.peer.port);
     o.Set("address", addr);
+    o.Set("listener", r.listener);
     return o;
   }
   if (r.error) ThrowSystemError(env, r.error, "pipe");
   o.Set("role", "parent");
-  static const char* const kEvents[] = {"stopped", "upgrade", "reload", "pause"};
+  static const char* const kEvents[] = {"stopped", "upgrade", "reload", "pause", "reopen"};
   o.Set("event", kEvents[r.event]);
+  o.Set("drained", r.drained);
   const char* name = posix::SignalName(r.stop_signal);
   o.Set("stopSignal", name ? Napi::Value(Napi::String::New(env, name)) : env.Null());
   return o;

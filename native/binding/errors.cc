@@ -80,6 +80,7 @@ std::vector<int> ArgFds(const Napi::CallbackInfo& info, size_t i, const char* na
       fds.push_back(v.As<Napi::Number>().Int32Value());
     }
     if (fds.empty()) ThrowRangeError(info.Env(), std::string("The \"") + name + "\" argument must hold at least one descriptor");
+    if (fds.size() > 64) ThrowRangeError(info.Env(), std::string("The \"") + name + "\" argument must hold at most 64 descriptors");
     return fds;
   }
   return {ArgFd(info, i, name)};

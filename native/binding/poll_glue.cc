@@ -149,14 +149,14 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
 
   // --- engine::PollHandler: called from inside Run, in a callback scope ---
 
-  // onRequest(connId, method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort):
+  // onRequest(connId, method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort, listener):
   // positional, so that JS builds the request object as a literal (V8 creates
   // it with its final shape; properties set one by one from C++ take the
   // slow generic path, and measurably so at tens of thousands of requests/s).
-  void OnRequest(uint32_t id, const engine::Request& req, bool keep_alive, const posix::SockAddr& peer) override {
+  void OnRequest(uint32_t id, const engine::Request& req, bool keep_alive, const posix::SockAddr& peer, int listener) override {
     napi_env env = Env();
     const hp_request& h = req.head;
-    napi_value argv[9];
+    napi_value argv[10];
     napi_create_uint32(env, id, &argv[0]);
     argv[1] = Latin1(env, h.method, h.method_len);
     argv[2] = Latin1(env, h.target, h.target_len);
@@ -175,7 +175,8 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
     napi_get_boolean(env, keep_alive, &argv[6]);
     napi_create_string_utf8(env, peer.host, NAPI_AUTO_LENGTH, &argv[7]);
     napi_create_int32(env, peer.port, &argv[8]);
-    CallArgs(on_request_, 9, argv);
+    napi_create_int32(env, listener, &argv[9]);
+    CallArgs(on_request_, 10, argv);
   }
 
   void OnRejected(int status, const posix::SockAddr& peer) override {
@@ -373,10 +374,10 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
     return info.Env().Undefined();
   }
 
-  // stop(graceful): stops accepting; onStopped follows when no connection is left.
+  // stop(graceful, refuseNew): stops accepting; onStopped follows when no connection is left.
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     if (running_) {
-      loop_.Stop(info.Length() > 0 && info[0].ToBoolean().Value());
+      loop_.Stop(info.Length() > 0 && info[0].ToBoolean().Value(), info.Length() > 1 && info[1].ToBoolean().Value());
       Rearm();
     }
     return info.Env().Undefined();

@@ -17,12 +17,15 @@ Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st);  // p
 // The slot of this process when it is a prefork worker.
 static engine::WorkerSlot* g_slot = nullptr;
 
-// acceptNext(listenFds: number | number[]) -> { fd, address: { address, port } } | null when a stop signal arrived.
+// acceptNext(listenFds: number | number[]) -> { fd, address: { address, port }, listener }, null when a stop
+// signal arrived, undefined when a signal for a TypeScript handler did (run it and call again).
 static Napi::Value AcceptNext(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   posix::SockAddr peer;
-  int fd = engine::AcceptNext(ArgFds(info, 0, "listenFds"), &peer);
+  size_t listener = 0;
+  int fd = engine::AcceptNext(ArgFds(info, 0, "listenFds"), &peer, &listener);
   if (fd == -ECANCELED) return env.Null();
+  if (fd == -EINTR) return env.Undefined();  // a signal for TypeScript's handler: dispatch and call again
   if (fd < 0) ThrowSystemError(env, fd, "accept");
   Napi::Object o = Napi::Object::New(env);
   o.Set("fd", fd);
@@ -30,6 +33,7 @@ static Napi::Value AcceptNext(const Napi::CallbackInfo& info) {
   addr.Set("address", peer.host);
   addr.Set("port", peer.port);
   o.Set("address", addr);
+  o.Set("listener", static_cast<uint32_t>(listener));
   return o;
 }
 
@@ -83,13 +87,13 @@ class JsPreforkEvents : public engine::PreforkEvents {
 
 static engine::PreforkOptions g_prefork;
 
-// preforkMaster(listenFd, { workers, timeoutMs, gracefulTimeoutMs, successor }, callbacks)
+// preforkMaster(listenFds, { workers, timeoutMs, gracefulTimeoutMs, successor, oldMaster }, callbacks)
 //   -> { role: 'worker', slot }
-//    | { role: 'master', event: 'stopped' | 'reload' | 'upgrade', stopSignal, workers }
+//    | { role: 'master', event: 'stopped' | 'reload' | 'upgrade' | 'reopen', stopSignal, workers }
 // workers: the count wanted when it returned (SIGTTIN/SIGTTOU/SIGWINCH change it).
 static Napi::Value PreforkMaster(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  g_prefork.listen_fd = ArgFd(info, 0, "listenFd");
+  g_prefork.listen_fds = ArgFds(info, 0, "listenFds");
   if (!info[1].IsObject() || !info[2].IsObject()) ThrowTypeError(env, "options and callbacks must be objects");
   Napi::Object o = info[1].As<Napi::Object>();
   auto num = [&](const char* k, int def) { Napi::Value v = o.Get(k); return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : def; };
@@ -98,6 +102,7 @@ static Napi::Value PreforkMaster(const Napi::CallbackInfo& info) {
   g_prefork.timeout_ms = num("timeoutMs", 30000);
   g_prefork.graceful_timeout_ms = num("gracefulTimeoutMs", 30000);
   g_prefork.successor = num("successor", 0);
+  g_prefork.old_master = num("oldMaster", 0);
   g_prefork.pause_on_winch = o.Get("pauseOnWinch").ToBoolean().Value();
   JsPreforkEvents events(env, info[2].As<Napi::Object>());
   engine::PreforkResult r = engine::RunPrefork(&g_prefork, &events);
@@ -116,8 +121,9 @@ static Napi::Value PreforkMaster(const Napi::CallbackInfo& info) {
       ThrowSystemError(env, r.error, "mmap");
     case engine::PreforkResult::kReload:
     case engine::PreforkResult::kUpgrade:
+    case engine::PreforkResult::kReopen:
       out.Set("role", "master");
-      out.Set("event", r.kind == engine::PreforkResult::kReload ? "reload" : "upgrade");
+      out.Set("event", r.kind == engine::PreforkResult::kReload ? "reload" : r.kind == engine::PreforkResult::kUpgrade ? "upgrade" : "reopen");
       out.Set("workers", g_prefork.workers);
       return out;
     case engine::PreforkResult::kStopped: {

@@ -107,7 +107,7 @@ static void Shutdown(const ForkLoopOptions& opt, ForkLoopEvents* events, bool gr
   }
 }
 
-static const int kHandled[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2, SIGWINCH};
+static const int kHandled[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH};
 static posix::SignalNotify g_previous_notify = nullptr;  // TypeScript's delivery, given back on return
 
 static void RestoreSignals() {
@@ -120,6 +120,27 @@ static void CloseWakePipe() {
     if (fd >= 0) close(fd);
     fd = -1;
   }
+}
+
+// The signals that return to the caller, in this order: SIGUSR2 (kUpgrade),
+// SIGUSR1 (kReopen), SIGHUP (kReload), SIGWINCH (kPause, when
+// options.pause_on_winch). Returns true with res->event set if one came.
+static bool TakeEvent(const ForkLoopOptions& opt, ForkLoopResult* res) {
+  if (posix::SignalTake(SIGUSR2)) {
+    res->event = ForkLoopResult::kUpgrade;
+  } else if (posix::SignalTake(SIGUSR1)) {
+    res->event = ForkLoopResult::kReopen;
+  } else if (posix::SignalTake(SIGHUP)) {
+    g_paused = false;
+    res->event = ForkLoopResult::kReload;
+  } else if (posix::SignalTake(SIGWINCH) && opt.pause_on_winch && !g_paused) {
+    g_paused = true;
+    KillChildren(SIGTERM);  // each finishes the request in progress (stop.h)
+    res->event = ForkLoopResult::kPause;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
@@ -147,41 +168,51 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
   // A child that exited while the caller ran (no handler then) is reaped now.
   ReapChildren(events);
 
+  // SIGTERM with no new master: the connections already in the accept
+  // queue are taken and served before the listeners stop (nothing queued
+  // is reset); the kernel queues no more meanwhile (posix::StopQueueing).
+  bool draining = false;
+  size_t drain_at = 0;  // the listener being drained: accepted from until EAGAIN, then the next
   for (;;) {
     if (posix::SignalTake(SIGCHLD)) ReapChildren(events);
     int stop = posix::SignalTake(SIGTERM) ? SIGTERM
                : posix::SignalTake(SIGINT) ? SIGINT
                : posix::SignalTake(SIGQUIT) ? SIGQUIT : 0;
+    if (stop == SIGTERM && !draining && !SocketsShared(g_successor, opt.old_master)) {
+      res.stop_signal = stop;
+      draining = true;
+      for (int fd : opt.listen_fds) posix::StopQueueing(fd);
+      continue;
+    }
     if (stop) {
       res.stop_signal = stop;
       Shutdown(opt, events, stop == SIGTERM);
       break;
     }
-    if (posix::SignalTake(SIGUSR2)) {
-      res.event = ForkLoopResult::kUpgrade;
-      break;
-    }
-    if (posix::SignalTake(SIGHUP)) {
-      g_paused = false;
-      res.event = ForkLoopResult::kReload;
-      break;
-    }
-    if (posix::SignalTake(SIGWINCH) && opt.pause_on_winch && !g_paused) {
-      g_paused = true;
-      KillChildren(SIGTERM);  // each finishes the request in progress (stop.h)
-      res.event = ForkLoopResult::kPause;
-      break;
-    }
-    if (g_paused || (opt.max_children > 0 && static_cast<int>(g_children.size()) >= opt.max_children)) {
+    // While draining, the others wait: the stop comes first.
+    if (!draining && TakeEvent(opt, &res)) break;
+    if ((g_paused && !draining) || (opt.max_children > 0 && static_cast<int>(g_children.size()) >= opt.max_children)) {
       WaitForEvent(nullptr, 1000);  // a signal wakes us (a child's SIGCHLD, SIGHUP); the timeout is a safety net
       DrainWakePipe();
       continue;
     }
-    int ready = WaitForEvent(&opt.listen_fds, -1);
-    DrainWakePipe();
+    // Draining asks accept(2) itself: poll(2) says an AF_UNIX listener shut
+    // down for reading is readable even with its queue empty.
+    int ready = draining ? (drain_at < opt.listen_fds.size() ? static_cast<int>(drain_at) : -1) : WaitForEvent(&opt.listen_fds, -1);
+    if (!draining) DrainWakePipe();
+    if (ready < 0 && draining) {
+      // The queues are empty: refuse new connections, then let the children finish.
+      for (int fd : opt.listen_fds) posix::StopListening(fd);
+      Shutdown(opt, events, true);
+      break;
+    }
     if (ready < 0) continue;  // woken by a signal: look at it first
     posix::SockAddr peer;
     int conn = posix::Accept(opt.listen_fds[static_cast<size_t>(ready)], &peer);
+    if (conn < 0 && draining && conn != -EINTR && conn != -ECONNABORTED) {
+      drain_at++;  // this queue is empty (EAGAIN) or cannot be read: the next
+      continue;
+    }
     if (conn < 0) {
       // EINTR: a handler ran (SIGCHLD): reap and accept again. EAGAIN: someone else took it.
       if (conn != -EINTR && conn != -EAGAIN && conn != -ECONNABORTED) {
@@ -205,6 +236,9 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       pthread_sigmask(SIG_BLOCK, &term, nullptr);
       bool asked_to_stop = posix::SignalTake(SIGTERM) > 0;
       RestoreSignals();
+      // SIGUSR1 (reopen the logs) is ignored until the child's own handler
+      // exists: its default action would end the child mid-request.
+      posix::SignalReset(SIGUSR1, /*ignore=*/true);
       InstallGracefulStop();
       if (asked_to_stop) raise(SIGTERM);  // pending until unblocked: the stop handler records it
       pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
@@ -213,6 +247,7 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       res.child = true;
       res.conn_fd = conn;
       res.peer = peer;
+      res.listener = ready;
       return res;
     }
     if (pid < 0) {
@@ -224,9 +259,10 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       continue;
     }
     g_children.insert(pid);
+    if (draining) res.drained++;
     posix::Close(conn);  // the child has its own copy; ours would keep the client waiting
   }
-  // A stop gives the signals back. kUpgrade, kPause and kReload keep this
+  // A stop gives the signals back. kUpgrade, kPause, kReload and kReopen keep this
   // loop's handlers while the caller works: a signal then (a SIGHUP right
   // after SIGWINCH) is counted for the next call, where the default action
   // would end the master.

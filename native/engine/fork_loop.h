@@ -17,6 +17,7 @@ struct ForkLoopOptions {
   int max_children = 0;            // 0: no bound; else wait for an exit before accepting
   int graceful_timeout_ms = 30000; // SIGTERM: how long in-flight children may run
   pid_t successor = 0;             // a new master this one started (SIGUSR2): its exit is always reported
+  pid_t old_master = 0;            // the master that started this one (FORKSERVE_OLD_MASTER), 0 if none
   // SIGWINCH is ignored unless set: a terminal sends it to its foreground group on every
   // resize (gunicorn honours it only when daemonized).
   bool pause_on_winch = false;
@@ -37,20 +38,27 @@ struct ForkLoopResult {
   bool child = false;       // true: this is the child; serve conn_fd then _exit
   int conn_fd = -1;
   posix::SockAddr peer;
+  int listener = -1;        // child: the index in listen_fds of the socket conn_fd came from
   // parent: why the loop returned. kStopped: SIGTERM/SIGINT/SIGQUIT (stop_signal).
   // kUpgrade: SIGUSR2, start a new master and call again. kReload: SIGHUP,
   // load the app again and call again (accepting again if SIGWINCH paused it).
-  // kPause: SIGWINCH stopped accepting; call again.
-  enum Event { kStopped, kUpgrade, kReload, kPause } event = kStopped;
+  // kPause: SIGWINCH stopped accepting; call again. kReopen: SIGUSR1, open
+  // the log files again and call again.
+  enum Event { kStopped, kUpgrade, kReload, kPause, kReopen } event = kStopped;
   int stop_signal = 0;      // parent: the signal that stopped it
+  int drained = 0;          // parent, SIGTERM: connections taken from the accept queues after it
   int error = 0;            // parent: -errno if the loop could not run
 };
 
-// Runs the loop. SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR2 and
-// SIGWINCH are handled by it (installed without SA_RESTART and restored on
+// Runs the loop. SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2
+// and SIGWINCH are handled by it (installed without SA_RESTART and restored on
 // return); a self-pipe wakes poll(2) so no zombie waits for the next
-// connection. SIGTERM stops gracefully: children get SIGTERM, finish the
-// request in progress and close (up to graceful_timeout_ms, then SIGKILL).
+// connection. SIGTERM stops gracefully: the connections already queued on
+// the listeners are accepted and served (the kernel queues none meanwhile),
+// then new ones are refused (posix::StopQueueing, StopListening; not while
+// options.successor runs: it serves them), and children get SIGTERM, finish
+// the request in progress and close (up to graceful_timeout_ms, then
+// SIGKILL).
 // SIGINT/SIGQUIT stop at once: children get SIGKILL. SIGWINCH (after a
 // binary upgrade, as nginx's and gunicorn's) stops accepting, keeping the
 // listening sockets open, and stops the children gracefully; SIGHUP

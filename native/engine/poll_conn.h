@@ -49,6 +49,7 @@ struct PollConn : DeadlineNode {
   bool must_linger = false;    // the peer may still be sending: shut down and drain before close
   bool proxy_pending = false;  // a PROXY protocol header must come first (Limits::proxy_protocol)
   posix::SockAddr peer;
+  uint8_t listener = 0;        // the index of the listening socket it came from (SERVER_NAME, SERVER_PORT)
 
   // Input. The current request starts at in[0]; in[0..in_end) was received.
   char* in = nullptr;

@@ -134,7 +134,7 @@ int PollLoop::ListenerOf(const void* data) const {
   if (listeners_.empty()) return -1;
   const int* p = static_cast<const int*>(data);
   if (p < listeners_.data() || p >= listeners_.data() + listeners_.size()) return -1;
-  return *p;
+  return static_cast<int>(p - listeners_.data());
 }
 
 void PollLoop::Shutdown() {
@@ -157,9 +157,9 @@ void PollLoop::RunOnce() {
   now_ = NowMs();
   if (n < 0) handler_->OnError(n, "epoll_wait");
   for (int i = 0; i < n; i++) {
-    int lfd = ListenerOf(evs[i].data);
-    if (lfd >= 0) {
-      if (listening_) Accept(lfd);
+    int li = ListenerOf(evs[i].data);
+    if (li >= 0) {
+      if (listening_) Accept(li);
       continue;
     }
     // A connection closed earlier in this batch is still allocated (freed
@@ -223,7 +223,8 @@ int64_t PollLoop::NextDeadline() const {
   return next;
 }
 
-void PollLoop::Accept(int listen_fd) {
+bool PollLoop::Accept(int listener) {
+  int listen_fd = listeners_[static_cast<size_t>(listener)];
   for (int i = 0; i < kAcceptBatch; i++) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -240,13 +241,13 @@ void PollLoop::Accept(int listen_fd) {
 #endif
     if (fd < 0) {
       int e = errno;
-      if (e == EAGAIN || e == EWOULDBLOCK) return;
+      if (e == EAGAIN || e == EWOULDBLOCK) return false;
       if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;  // that connection is gone; others wait
       handler_->OnError(-e, "accept");
       // Out of descriptors or memory: the listening socket stays readable,
       // so stop watching it for a while instead of spinning.
       if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) PauseAccept();
-      return;
+      return false;
     }
 #ifndef __linux__
     // Linux copies TCP_NODELAY from the listening socket (set in Start).
@@ -255,6 +256,7 @@ void PollLoop::Accept(int listen_fd) {
 #endif
     PollConn* c = new PollConn;
     c->fd = fd;
+    c->listener = static_cast<uint8_t>(listener);
     c->proxy_pending = limits_.proxy_protocol;
     PeerFrom(ss, &c->peer);
     do c->id = ++next_id_;
@@ -271,6 +273,7 @@ void PollLoop::Accept(int listen_fd) {
     // blocking engines do). Its bytes, if already here, come as an event.
     idle_.Push(c, now_);
   }
+  return true;
 }
 
 void PollLoop::PauseAccept() {
@@ -304,7 +307,7 @@ void PollLoop::Drive(PollConn* c) {
       DeadlineList::Unlink(c);
       c->dispatched = true;
       requests_++;
-      handler_->OnRequest(c->id, scratch_, c->keep_alive && !stopping_, c->peer);
+      handler_->OnRequest(c->id, scratch_, c->keep_alive && !stopping_, c->peer, c->listener);
       return;
     }
     if (c->pending() && !c->write_blocked && Send(c, nullptr, 0) < 0) return;  // 100 Continue
@@ -633,10 +636,20 @@ int PollLoop::Close(uint32_t id) {
   return 0;
 }
 
-void PollLoop::Stop(bool graceful) {
+void PollLoop::Stop(bool graceful, bool refuse_new) {
   now_ = NowMs();
   if (!stopping_) {
     stopping_ = true;
+    if (graceful) {
+      // What the kernel already queued is ours to answer: a close would reset it.
+      if (refuse_new)
+        for (int fd : listeners_) posix::StopQueueing(fd);
+      for (size_t i = 0; i < listeners_.size(); i++)
+        while (Accept(static_cast<int>(i))) {
+        }
+      if (refuse_new)
+        for (int fd : listeners_) posix::StopListening(fd);
+    }
     Listen(false);
     accept_resume_at_ = -1;
   }

@@ -30,7 +30,7 @@ class PollHandler {
   virtual ~PollHandler() = default;
   // A whole request arrived on connection id. req's pointers are valid
   // during the call only. keep_alive: the connection may persist after it.
-  virtual void OnRequest(uint32_t id, const Request& req, bool keep_alive, const posix::SockAddr& peer) = 0;
+  virtual void OnRequest(uint32_t id, const Request& req, bool keep_alive, const posix::SockAddr& peer, int listener) = 0;
   // Bad input was answered natively with status; the connection closes.
   virtual void OnRejected(int status, const posix::SockAddr& peer) = 0;
   // Output of id drained after Write returned 0, or id closed meanwhile:
@@ -94,10 +94,15 @@ class PollLoop {
   int64_t End(uint32_t id);
   // Closes connection id now (an app that failed mid-response); returns 0 or -ENOTCONN.
   int Close(uint32_t id);
-  // Stops accepting. Graceful: idle connections close now, requests in
-  // progress finish (with Connection: close), and OnStopped comes when none
-  // is left. Not graceful: every connection closes now.
-  void Stop(bool graceful);
+  // Stops accepting. Graceful: the connections already in the accept
+  // queues are accepted first and served; idle connections get kStopIdleMs
+  // (stop.h) for one more request, requests in progress finish (with
+  // Connection: close), and OnStopped comes when none is left. Not
+  // graceful: every connection closes now. refuse_new (the server's own
+  // stop, not one worker's): the kernel queues no connection while the
+  // queues are drained, and refuses new ones after (posix::StopQueueing,
+  // posix::StopListening), for every process sharing the sockets.
+  void Stop(bool graceful, bool refuse_new = false);
 
   // Closes the poller and restores the listening socket's flags. Call it
   // after the owner stopped watching fd(), once stopped (or never started).
@@ -117,11 +122,12 @@ class PollLoop {
   };
   // Returns the open connection with this id, or nullptr.
   PollConn* Find(uint32_t id) const;
-  // Accepts a batch of pending connections of listen_fd.
-  void Accept(int listen_fd);
+  // Accepts a batch of pending connections of listeners_[listener]; returns
+  // true if the batch was full (more may be waiting).
+  bool Accept(int listener);
   // Watches (on) or stops watching (off) every listener; returns 0 or -errno.
   int Listen(bool on);
-  // Returns the listening descriptor a poller event's data names, or -1 for a connection's.
+  // Returns the index in listeners_ a poller event's data names, or -1 for a connection's.
   int ListenerOf(const void* data) const;
   // Advances c's input side: parse, read while the kernel has bytes, hand out a request or reject.
   void Drive(PollConn* c);

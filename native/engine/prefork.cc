@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/stop.h"
 #include "posix/signals.h"
 
 namespace engine {
@@ -24,7 +25,7 @@ bool g_stopping = false;         // every exit is expected during a stop
 int g_paused_workers = 0;        // SIGWINCH: the count to start again on SIGHUP
 pid_t g_successor = 0;           // the new master of a binary upgrade
 
-const int kSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR2, SIGWINCH};
+const int kSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGWINCH};
 
 void Wake(int) {
   int saved = errno;
@@ -95,22 +96,42 @@ void Restore(bool keep_term = false) {
   posix::SignalSetNotify(g_previous_notify);
 }
 
+// True when no listener has a connection waiting in its accept queue (or
+// none can tell: AF_UNIX, macOS).
+bool QueuesEmpty(const std::vector<int>& fds) {
+  for (int fd : fds)
+    if (posix::AcceptQueueLength(fd) > 0) return false;
+  return true;
+}
+
 void Shutdown(const PreforkOptions& opt, PreforkEvents* ev, bool graceful) {
   int none = 0;
   g_stopping = true;
+  // The server's own stop (no new master serves these sockets): the kernel
+  // queues nothing more, each worker's graceful stop accepts what is queued
+  // (PollLoop::Stop), and once the queues are empty new clients are refused.
+  bool refusing = graceful && !SocketsShared(g_successor, opt.old_master);
+  if (refusing)
+    for (int fd : opt.listen_fds) posix::StopQueueing(fd);
   SignalAll(graceful ? SIGTERM : SIGKILL, false);
   int64_t deadline = MonotonicMs() + (graceful ? opt.graceful_timeout_ms : 2000);
   while (Alive() > 0) {
     Reap(ev, &none);
+    if (refusing && (QueuesEmpty(opt.listen_fds) || Alive() == 0)) {
+      for (int fd : opt.listen_fds) posix::StopListening(fd);
+      refusing = false;
+    }
     if (Alive() == 0) break;
     if (MonotonicMs() > deadline) {
       SignalAll(SIGKILL, false);
       deadline = MonotonicMs() + 5000;
     }
     struct pollfd p = {g_wake[0], POLLIN, 0};
-    poll(&p, 1, 100);
+    poll(&p, 1, refusing ? 5 : 100);
     Drain();
   }
+  if (refusing)
+    for (int fd : opt.listen_fds) posix::StopListening(fd);
 }
 
 }  // namespace
@@ -159,11 +180,16 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
       res.stop_signal = stop;
       return res;
     }
-    // kUpgrade and kReload keep this loop's handlers installed while the
+    // kUpgrade, kReopen and kReload keep this loop's handlers installed while the
     // caller works: a signal then (a SIGHUP right after SIGWINCH) is counted
     // for the next call, where the default action would end the master.
     if (posix::SignalTake(SIGUSR2)) {
       res.kind = PreforkResult::kUpgrade;
+      return res;
+    }
+    if (posix::SignalTake(SIGUSR1)) {
+      SignalAll(SIGUSR1, false);  // each worker reopens its own descriptors
+      res.kind = PreforkResult::kReopen;
       return res;
     }
     if (posix::SignalTake(SIGWINCH) && opt->pause_on_winch && opt->workers > 0) {
@@ -201,6 +227,9 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
       pid_t pid = posix::Fork();
       if (pid == 0) {
         Restore(/*keep_term=*/true);
+        // SIGUSR1 is ignored until the worker's own handler exists: its
+        // default action would end the worker.
+        posix::SignalReset(SIGUSR1, /*ignore=*/true);
         close(g_wake[0]);
         close(g_wake[1]);
         g_slots[slot].pid = getpid();

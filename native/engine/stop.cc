@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 namespace engine {
 
@@ -33,6 +34,10 @@ void RemoveGracefulStop() {
 }
 
 bool StopRequested() { return g_stop != 0; }
+
+bool SocketsShared(pid_t successor, pid_t old_master) {
+  return successor > 0 || (old_master > 0 && getppid() == old_master);
+}
 
 int StopSignal() { return g_stop; }
 

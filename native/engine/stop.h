@@ -2,6 +2,7 @@
 // prefork worker), in gunicorn's meaning of SIGTERM: finish the request in
 // progress, answer it, then close instead of waiting for another.
 #pragma once
+#include <sys/types.h>
 
 namespace engine {
 
@@ -24,5 +25,12 @@ bool StopRequested();
 int StopSignal();
 // Restores the default actions of the signals InstallGracefulStop took.
 void RemoveGracefulStop();
+
+// True while another master serves the same listening sockets (a binary
+// upgrade): the new one this master started (successor), or the old one
+// that started it (old_master, its parent until it exits). A SIGTERM then
+// ends this master only: the sockets must go on listening, so it neither
+// drains their queues nor stops them (posix::StopQueueing, StopListening).
+bool SocketsShared(pid_t successor, pid_t old_master);
 
 }  // namespace engine

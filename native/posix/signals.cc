@@ -118,6 +118,37 @@ static int Installed(sigset_t* set, bool* pending) {
   return n;
 }
 
+int SignalPoll(struct pollfd* fds, nfds_t nfds, int timeout_ms) {
+  sigset_t handled, old;
+  bool pending;
+  Installed(&handled, &pending);
+  // From here a handled signal stays pending (OnSignal on another thread
+  // re-sends it here) until ppoll unblocks it, so none can slip between
+  // the check and the wait.
+  pthread_sigmask(SIG_BLOCK, &handled, &old);
+  Installed(&handled, &pending);
+  if (pending) {
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return -EINTR;
+  }
+  for (nfds_t i = 0; i < nfds; i++) fds[i].revents = 0;
+#if defined(__linux__)
+  struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+  int n = ppoll(fds, nfds, timeout_ms < 0 ? nullptr : &ts, &old);
+#else
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  int n = poll(fds, nfds, timeout_ms);
+#endif
+  int err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (n >= 0) return n;
+  if (err != EINTR) return -err;
+  // Ours is counted by now; another signal's handler (libuv's, a stop
+  // handler's) is no reason to fail: 0, as a timeout, and the caller looks.
+  Installed(&handled, &pending);
+  return pending ? -EINTR : 0;
+}
+
 int SignalAwaitFd(int fd, bool writable) {
   sigset_t handled;
   bool pending;
@@ -129,29 +160,8 @@ int SignalAwaitFd(int fd, bool writable) {
   p.fd = fd;
   p.events = writable ? POLLOUT : POLLIN;
   for (;;) {
-    sigset_t old;
-    // From here a handled signal stays pending (OnSignal on another thread
-    // re-sends it here) until ppoll unblocks it, so none can slip between
-    // the check and the wait.
-    pthread_sigmask(SIG_BLOCK, &handled, &old);
-    Installed(&handled, &pending);
-    if (pending) {
-      pthread_sigmask(SIG_SETMASK, &old, nullptr);
-      return -EINTR;
-    }
-    p.revents = 0;
-#if defined(__linux__)
-    int n = ppoll(&p, 1, nullptr, &old);
-#else
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    int n = poll(&p, 1, -1);
-#endif
-    int err = errno;
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    if (n > 0) return 0;
-    if (n < 0 && err != EINTR) return -err;
-    // EINTR: ours is counted by now (checked at the top); another signal's
-    // handler (libuv's, say) is no reason to fail the call.
+    int n = SignalPoll(&p, 1, -1);
+    if (n != 0) return n > 0 ? 0 : n;
   }
 }
 

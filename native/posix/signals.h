@@ -2,6 +2,7 @@
 // handler only counts the signal and wakes a waiter; the real work (a
 // TypeScript handler, a waitpid loop) runs later on the main thread.
 #pragma once
+#include <poll.h>
 #include <signal.h>
 
 namespace posix {
@@ -38,6 +39,12 @@ bool SignalAnyPending();
 // has no ppoll: there a signal in the microseconds between the check and
 // poll(2) is seen only when the wait ends.
 int SignalAwaitFd(int fd, bool writable);
+// poll(2) on fds for up to timeout_ms (-1: no limit) with the same
+// guarantee: returns -EINTR when a counted signal is waiting to be taken
+// (before the wait or during it), the number of ready descriptors, 0 on a
+// timeout or when another handler (not the counting one) interrupted the
+// wait, or -errno.
+int SignalPoll(struct pollfd* fds, nfds_t nfds, int timeout_ms);
 // In a fresh child: forget counts that belong to the parent and make the
 // child's main thread the one handlers are delivered to.
 void SignalsAfterForkInChild();

@@ -5,6 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#ifdef __linux__
+#include <linux/filter.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -121,6 +125,52 @@ int Connect(int fd, const char* host, int port) {
 }
 
 int Listen(int fd, int backlog) { return Result(listen(fd, backlog)); }
+
+static int Family(int fd) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return -errno;
+  return ss.ss_family;
+}
+
+int StopQueueing(int fd) {
+  int family = Family(fd);
+  if (family < 0) return family;
+  if (family == AF_UNIX) return Result(shutdown(fd, SHUT_RD));
+#ifdef __linux__
+  struct sock_filter drop[] = {BPF_STMT(BPF_RET | BPF_K, 0)};  // accept 0 bytes: drop
+  struct sock_fprog prog = {1, drop};
+  return Result(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog));
+#else
+  return -ENOTSUP;
+#endif
+}
+
+int AcceptQueueLength(int fd) {
+#ifdef __linux__
+  int family = Family(fd);
+  if (family < 0) return family;
+  if (family != AF_INET && family != AF_INET6) return -ENOTSUP;
+  struct tcp_info info;
+  socklen_t len = sizeof info;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) < 0) return -errno;
+  return static_cast<int>(info.tcpi_unacked);  // for a listening socket: its accept queue
+#else
+  (void)fd;
+  return -ENOTSUP;
+#endif
+}
+
+int StopListening(int fd) {
+  int family = Family(fd);
+  if (family < 0) return family;
+  if (family == AF_UNIX) return Result(shutdown(fd, SHUT_RD));  // StopQueueing's, again: harmless
+#ifdef __linux__
+  return Result(shutdown(fd, SHUT_RDWR));
+#else
+  return -ENOTSUP;
+#endif
+}
 
 int Accept(int fd, SockAddr* peer) {
   sockaddr_storage ss;

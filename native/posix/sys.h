@@ -34,6 +34,22 @@ int Connect(int fd, const char* host, int port);
 ssize_t SendTo(int fd, const void* buf, size_t len, const char* path);
 // listen(2): returns 0 or -errno.
 int Listen(int fd, int backlog);
+// A graceful stop's first step on a listening socket: the kernel queues no
+// new connection, and those already queued can still be accepted. TCP
+// (Linux): a socket filter that drops every packet (SO_ATTACH_FILTER,
+// socket(7)), so a new client's SYN goes unanswered and is retransmitted
+// (StopListening then refuses it); AF_UNIX: shutdown(2) SHUT_RD, after which
+// connect(2) fails with ECONNREFUSED. Returns 0, -ENOTSUP (TCP on macOS) or
+// -errno.
+int StopQueueing(int fd);
+// The connections waiting in a TCP listening socket's accept queue (Linux:
+// TCP_INFO's tcpi_unacked, tcp(7)), or -ENOTSUP (AF_UNIX, macOS), -errno.
+int AcceptQueueLength(int fd);
+// The last step, once the queue is drained: new connections are refused
+// (TCP: shutdown(2) takes the socket out of LISTEN, a SYN gets a reset;
+// what is still queued is reset too). The descriptor stays open for
+// close(2). Returns 0 or -errno (-ENOTSUP where shutdown(2) cannot do it).
+int StopListening(int fd);
 // accept(2), blocking unless fd is non-blocking: returns the connection
 // descriptor (blocking, close-on-exec) and fills *peer, or -errno.
 int Accept(int fd, SockAddr* peer);

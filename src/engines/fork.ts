@@ -7,7 +7,7 @@
 import os from 'node:os';
 import { native } from '../native.js';
 import { _exit, constants, getpid, getrlimit } from '../posix.js';
-import { describeStatus } from '../log.js';
+import { describeStatus, reopenLogs, reopenOnSigusr1 } from '../log.js';
 import { formatHostPort } from '../listen.js';
 import { serveConnection } from './connection.js';
 import { createHttpServer, guardListener, serveSocket } from './listener.js';
@@ -35,8 +35,8 @@ export function defaultMaxChildren(): number {
   return Math.max(1, Math.min(MAX_CHILDREN_CAP, byProcs, byMemory));
 }
 
-type ChildResult = { role: 'child'; fd: number; address: { address: string; port: number } };
-type ParentResult = { role: 'parent'; event: 'stopped' | 'upgrade' | 'reload' | 'pause'; stopSignal: string | null };
+type ChildResult = { role: 'child'; fd: number; address: { address: string; port: number }; listener: number };
+type ParentResult = { role: 'parent'; event: 'stopped' | 'upgrade' | 'reload' | 'pause' | 'reopen'; stopSignal: string | null; drained: number };
 
 /**
  * Runs the parent's native loop until it stops, handling what it returns
@@ -48,7 +48,7 @@ async function parentLoop(ctx: EngineContext): Promise<ChildResult | undefined> 
   const { log, options, master } = ctx;
   const forkLoop = native.forkLoop as (
     fds: number[],
-    opts: { maxChildren: number; gracefulTimeoutMs: number; reportCleanExits: boolean; successor: number; pauseOnWinch: boolean },
+    opts: { maxChildren: number; gracefulTimeoutMs: number; reportCleanExits: boolean; successor: number; oldMaster: number; pauseOnWinch: boolean },
     onReaped: (st: RawWaitStatus) => void,
     onError: (err: Error) => void,
     onSuccessorExited: (st: RawWaitStatus) => void,
@@ -69,13 +69,14 @@ async function parentLoop(ctx: EngineContext): Promise<ChildResult | undefined> 
       // A clean exit is logged only at --log-level debug: otherwise the native loop does not call back at all.
       {
         maxChildren, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000, reportCleanExits: log.debug !== undefined && log.debugEnabled !== false,
-        successor: master?.successor ?? 0, pauseOnWinch: master?.pauseOnWinch ?? false,
+        successor: master?.successor ?? 0, oldMaster: master?.oldMaster ?? 0, pauseOnWinch: master?.pauseOnWinch ?? false,
       },
       onReaped, onError, (st) => master?.successorExited(st),
     );
     if (r.role === 'child') return r;
     switch (r.event) {
       case 'upgrade': master?.upgrade(); break;
+      case 'reopen': reopenLogs(log, { announce: true }); break;
       case 'pause': log.info('SIGWINCH: accepting no more connections, children finish theirs; the listening sockets stay open (SIGHUP accepts again)'); break;
       case 'reload':
         log.info('Hang up: reloading the app, accepting again');
@@ -88,7 +89,7 @@ async function parentLoop(ctx: EngineContext): Promise<ChildResult | undefined> 
         }
         break;
       default:
-        log.info(`Stopped by ${r.stopSignal ?? 'request'}`);
+        log.info(`Stopped by ${r.stopSignal ?? 'request'}${r.drained ? ` (${r.drained} connection(s) waiting in the accept queue were served first)` : ''}`);
         return undefined;
     }
   }
@@ -100,6 +101,8 @@ export async function runFork(ctx: EngineContext): Promise<void> {
   if (!r) return;
   // The child. process.pid is the parent's until corrected.
   Object.defineProperty(process, 'pid', { value: getpid(), configurable: true, enumerable: true, writable: false });
+  // The loop left SIGUSR1 ignored: a long keep-alive connection's child reopens its logs too.
+  reopenOnSigusr1(log);
   // An AF_UNIX peer has no address: the title says the family instead.
   const peer = r.address.address ? formatHostPort(r.address.address, r.address.port) : 'unix';
   process.title = `forkserve: child [${peer}]`;
@@ -124,8 +127,8 @@ export async function runFork(ctx: EngineContext): Promise<void> {
     } else await serveConnection(r.fd, {
       handler: app.handler,
       log,
-      serverName: ctx.serverName,
-      serverPort: ctx.serverPort,
+      serverName: ctx.servers[r.listener].name,
+      serverPort: ctx.servers[r.listener].port,
       remoteAddress: r.address.address,
       remotePort: r.address.port,
       limits: options,

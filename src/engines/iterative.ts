@@ -6,11 +6,13 @@
  * client waiting.
  */
 import { native } from '../native.js';
+import { dispatchSignals } from '../signals.js';
 import { serveConnection } from './connection.js';
 import { createHttpServer, guardListener, serveSocket } from './listener.js';
 import type { EngineContext } from './types.js';
 
-type Accepted = { fd: number; address: { address: string; port: number } } | null;
+/** A connection; null: a stop signal came; undefined: a signal for a TypeScript handler (SIGUSR1) came. */
+type Accepted = { fd: number; address: { address: string; port: number }; listener: number } | null | undefined;
 
 export async function runIterative(ctx: EngineContext): Promise<void> {
   const acceptNext = native.acceptNext as (fds: number[]) => Accepted;
@@ -20,8 +22,13 @@ export async function runIterative(ctx: EngineContext): Promise<void> {
     ? createHttpServer(guardListener(app.listener, ctx.log, { keepAlive: false }), ctx.options)
     : undefined;
   (native.installStopHandlers as (fast: boolean) => void)(true);
+  ctx.replayStopSignals?.();
   try {
-    for (let conn = acceptNext(ctx.listenFds); conn; conn = acceptNext(ctx.listenFds)) {
+    for (let conn = acceptNext(ctx.listenFds); conn !== null; conn = acceptNext(ctx.listenFds)) {
+      if (conn === undefined) {
+        dispatchSignals();
+        continue;
+      }
       if (app.interface === 'node') {
         await serveSocket(nodeServer!, conn.fd);
         continue;
@@ -29,8 +36,8 @@ export async function runIterative(ctx: EngineContext): Promise<void> {
       await serveConnection(conn.fd, {
         handler: app.handler,
         log: ctx.log,
-        serverName: ctx.serverName,
-        serverPort: ctx.serverPort,
+        serverName: ctx.servers[conn.listener].name,
+        serverPort: ctx.servers[conn.listener].port,
         remoteAddress: conn.address.address,
         remotePort: conn.address.port,
         limits: { ...ctx.options, keepAlive: false },

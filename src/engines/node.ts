@@ -13,13 +13,14 @@ import { INTERNAL_ERROR } from '../apps/responses.js';
 import { writeResponse } from './node-response.js';
 import { createHttpServer, guardListener, type ListenerOptions } from './listener.js';
 import type { EngineContext } from './types.js';
+import { reopenOnSigusr1 } from '../log.js';
 
 /**
  * The server of one process: a Node request listener as it is (guarded:
  * errors answered 500, access log, `listenerOptions`), or a WSGI/Fetch
  * request handler behind forkserve's adapter.
  */
-function createServer(ctx: EngineContext, listenerOptions: ListenerOptions = {}): http.Server {
+function createServer(ctx: EngineContext, listener: number, listenerOptions: ListenerOptions = {}): http.Server {
   const { options, log, app } = ctx;
   if (app.interface === 'node') return createHttpServer(guardListener(app.listener, log, listenerOptions), options);
   const handler = app.handler;
@@ -50,8 +51,8 @@ function createServer(ctx: EngineContext, listenerOptions: ListenerOptions = {})
       body: Buffer.concat(chunks),
       remoteAddress: req.socket.remoteAddress ?? '',
       remotePort: req.socket.remotePort ?? 0,
-      serverName: ctx.serverName,
-      serverPort: ctx.serverPort,
+      serverName: ctx.servers[listener].name,
+      serverPort: ctx.servers[listener].port,
     };
     let out: AppResponse;
     try {
@@ -76,10 +77,10 @@ function createServer(ctx: EngineContext, listenerOptions: ListenerOptions = {})
   return server;
 }
 
-/** One server per listening socket of ctx, each listening on its descriptor (listen({ fd })). */
-async function listenAll(ctx: EngineContext, make: () => http.Server): Promise<http.Server[]> {
-  return Promise.all(ctx.listenFds.map((fd) => {
-    const server = make();
+/** One server per listening socket of ctx (make's argument is its index), each listening on its descriptor (listen({ fd })). */
+async function listenAll(ctx: EngineContext, make: (listener: number) => http.Server): Promise<http.Server[]> {
+  return Promise.all(ctx.listenFds.map((fd, i) => {
+    const server = make(i);
     return new Promise<http.Server>((resolve) => server.listen({ fd }, () => resolve(server)));
   }));
 }
@@ -99,7 +100,7 @@ async function listenAll(ctx: EngineContext, make: () => http.Server): Promise<h
 async function runPrimary(ctx: EngineContext, workers: number): Promise<void> {
   const { log, master } = ctx;
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  const spawn = () => cluster.fork({ FORKSERVE_LISTEN_FD: ctx.listenFds.join(','), FORKSERVE_PORT: String(ctx.serverPort) });
+  const spawn = () => cluster.fork({ FORKSERVE_LISTEN_FD: ctx.listenFds.join(','), FORKSERVE_SERVERS: JSON.stringify(ctx.servers) });
   /** Workers told to stop (SIGHUP, SIGWINCH, a stop): their exit is not replaced. */
   const retiring = new Set<number>();
   let stopping = false;
@@ -132,6 +133,10 @@ async function runPrimary(ctx: EngineContext, workers: number): Promise<void> {
     for (let i = 0; i < workers; i++) spawn();
   };
   const unwatch = master?.watchSuccessor();
+  // SIGUSR1: the primary reopens its log files, then each worker its own.
+  reopenOnSigusr1(log, { announce: true, forward: () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGUSR1');
+  } });
   // Signal listeners keep no event loop alive: with every worker stopped (SIGWINCH) the primary must still wait.
   const keepAlive = setInterval(() => {}, 1 << 30);
   process.on('SIGUSR2', onUpgrade);
@@ -147,6 +152,7 @@ async function runPrimary(ctx: EngineContext, workers: number): Promise<void> {
       check();
     };
     for (const s of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) process.once(s, () => stop(s));
+    ctx.replayStopSignals?.();
   });
   process.off('SIGUSR2', onUpgrade);
   process.off('SIGWINCH', onWinch);
@@ -209,13 +215,15 @@ export async function runNode(ctx: EngineContext, listenerOptions: ListenerOptio
   const workers = ctx.options.workers ?? 1;
   if (workers <= 1) {
     // Serve on the sockets forkserve already bound (same address, same backlog): one http.Server each.
-    const servers = await listenAll(ctx, () => createServer(ctx, listenerOptions));
+    const servers = await listenAll(ctx, (i) => createServer(ctx, i, listenerOptions));
     const { master } = ctx;
     // A single process has no workers to stop: SIGUSR2 starts a new master, SIGTERM then ends this one.
     const upgrade = () => master?.upgrade();
     const unwatch = master?.watchSuccessor();
     if (master) process.on('SIGUSR2', upgrade);
-    await untilStopped(servers, (sig) => ctx.log.info(`Stopped by ${sig}`));
+    const stopped = untilStopped(servers, (sig) => ctx.log.info(`Stopped by ${sig}`));
+    ctx.replayStopSignals?.();
+    await stopped;
     process.off('SIGUSR2', upgrade);
     unwatch?.();
     return;
@@ -224,7 +232,7 @@ export async function runNode(ctx: EngineContext, listenerOptions: ListenerOptio
     await runPrimary(ctx, workers);
     return;
   }
-  const servers = await listenAll(ctx, () => createServer(ctx));
+  const servers = await listenAll(ctx, (i) => createServer(ctx, i));
   ctx.log.info(`Booting worker with pid: ${process.pid} (node:cluster)`);
   await untilStopped(servers, () => {});
   if (process.connected) process.disconnect(); // stopped by a signal of its own: let go of the primary

@@ -32,11 +32,12 @@ export interface PollCallbacks {
    * `write()`/`end()` if the body streams. The next request of the same
    * connection (pipelined or keep-alive) is only parsed after this response
    * has ended, so responses go out in order. A body of length 0 is one
-   * shared empty Buffer.
+   * shared empty Buffer. `listener`: the index in the listening
+   * descriptors of the one the connection came on.
    */
   onRequest(
     connId: number, method: string, target: string, minorVersion: number, headers: string[], body: Buffer,
-    keepAlive: boolean, remoteAddress: string, remotePort: number,
+    keepAlive: boolean, remoteAddress: string, remotePort: number, listener: number,
   ): void;
   /** Connection `connId`, which had reached `onRequest`, is closed. */
   onClose?(connId: number): void;
@@ -76,11 +77,15 @@ export interface NativePollServer {
   /** Closes the connection now (a response that failed midway). */
   close(connId: number): void;
   /**
-   * Stops accepting. Graceful: idle connections close now, requests in
-   * progress finish (their responses say Connection: close); not graceful:
-   * every connection closes now. `onStopped` follows when none is left.
+   * Stops accepting. Graceful: the connections already in the accept
+   * queues are accepted and served, idle connections get 1 s for one more
+   * request, requests in progress finish (their responses say Connection:
+   * close); not graceful: every connection closes now. `onStopped` follows
+   * when none is left. `refuseNew` (the server's own stop, not a worker's):
+   * no connection is queued while the queues are drained, and new ones are
+   * refused after, for every process sharing the sockets (Linux).
    */
-  stop(graceful: boolean): void;
+  stop(graceful: boolean, refuseNew?: boolean): void;
   /** Open connections. */
   readonly connections: number;
   /** Requests handed to onRequest so far. */
@@ -109,7 +114,7 @@ const STOP_SIGNALS: SignalName[] = ['SIGTERM', 'SIGINT', 'SIGQUIT'];
  * the master's heartbeat timeout kills that worker.
  */
 export async function runPoll(ctx: EngineContext): Promise<void> {
-  const { log, options, serverName, serverPort } = ctx;
+  const { log, options, servers, master } = ctx;
   // A Node request listener is parsed by node:http: this process serves the
   // listening socket with libuv's event loop instead of the native one.
   if (ctx.app.interface === 'node') {
@@ -124,9 +129,10 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
   const done = new Promise<void>((resolve) => (stopped = resolve));
 
   const server: NativePollServer = new PollServer(ctx.listenFds, options, {
-    onRequest(connId, method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort) {
+    onRequest(connId, method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort, listener) {
+      const server = servers[listener];
       const req: PollRequest & RequestInfo = {
-        method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort, serverName, serverPort,
+        method, target, minorVersion, headers, body, keepAlive, remoteAddress, remotePort, serverName: server.name, serverPort: server.port,
       };
       void serveRequest(connId, req);
     },
@@ -253,7 +259,8 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
       if (stopSignal) return;  // already stopping
       stopSignal = signal;
       log.info(`SIGTERM: finishing ${server.connections} open connection(s), accepting no more`);
-      server.stop(true);
+      // The server's own stop, not a prefork worker's or an old master's (its successor serves the sockets).
+      server.stop(true, master !== undefined && !master.socketsShared());
       graceTimer = setTimeout(() => {
         log.error(`Graceful timeout: closing ${server.connections} connection(s)`);
         server.stop(false);
@@ -264,8 +271,8 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
     server.stop(false);
   };
   for (const s of STOP_SIGNALS) sigaction(s, onSignal);
+  ctx.replayStopSignals?.();
   // Standalone (not a prefork worker): SIGUSR2 starts a new master (src/upgrade.ts); SIGTERM then ends this one.
-  const { master } = ctx;
   const unwatch = master?.watchSuccessor();
   if (master) sigaction('SIGUSR2', () => master.upgrade());
   try {

@@ -12,13 +12,13 @@
  */
 import { native } from '../native.js';
 import { _exit, getpid, kill } from '../posix.js';
-import { describeStatus } from '../log.js';
+import { describeStatus, reopenLogs, reopenOnSigusr1 } from '../log.js';
 import { runPoll } from './poll.js';
 import type { EngineContext } from './types.js';
 import type { RawWaitStatus } from '../native.js';
 import type { Served } from '../apps/index.js';
 
-type MasterResult = { role: 'worker'; slot: number } | { role: 'master'; event: 'stopped' | 'reload' | 'upgrade'; stopSignal?: string | null; workers?: number };
+type MasterResult = { role: 'worker'; slot: number } | { role: 'master'; event: 'stopped' | 'reload' | 'upgrade' | 'reopen'; stopSignal?: string | null; workers?: number };
 
 /** Requests a worker serves before it is replaced: max-requests plus up to max-requests-jitter (gunicorn's meaning). 0: never. */
 export function requestBudget(maxRequests = 0, jitter = 0): number {
@@ -40,6 +40,8 @@ async function runWorker(ctx: EngineContext, slot: number): Promise<number> {
   const heartbeat = native.heartbeat as (requestDone?: boolean) => void;
   let served = 0;
   log.info(`Booting worker with pid: ${getpid()} (slot ${slot})`);
+  // The master left SIGUSR1 ignored until now, and passes it on after reopening its own logs.
+  reopenOnSigusr1(log);
   process.title = `forkserve: worker [${options.appName ?? 'app'}]`;
   const counted = () => {
     heartbeat(true);
@@ -69,7 +71,7 @@ async function runWorker(ctx: EngineContext, slot: number): Promise<number> {
 
 export async function runPrefork(ctx: EngineContext): Promise<void> {
   const { log, options, master: upgrade, reload } = ctx;
-  const master = native.preforkMaster as (fd: number, o: object, cb: object) => MasterResult;
+  const master = native.preforkMaster as (fds: number[], o: object, cb: object) => MasterResult;
   const callbacks = {
     onSpawned: () => {},
     onReaped: (st: RawWaitStatus, expected: boolean) => {
@@ -86,11 +88,12 @@ export async function runPrefork(ctx: EngineContext): Promise<void> {
   // The count wanted: SIGTTIN/SIGTTOU/SIGWINCH change it natively, and it is passed back as left.
   let workers = options.workers ?? 2;
   for (;;) {
-    const r = master(ctx.listenFd, {
+    const r = master(ctx.listenFds, {
       workers,
       timeoutMs: (options.timeout ?? 30) * 1000,
       gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000,
       successor: upgrade?.successor ?? 0,
+      oldMaster: upgrade?.oldMaster ?? 0,
       pauseOnWinch: upgrade?.pauseOnWinch ?? false,
     }, callbacks);
     if (r.role === 'worker') {
@@ -111,6 +114,10 @@ export async function runPrefork(ctx: EngineContext): Promise<void> {
     workers = r.workers ?? workers;
     if (r.event === 'upgrade') {
       upgrade?.upgrade();
+      continue;
+    }
+    if (r.event === 'reopen') {
+      reopenLogs(log, { announce: true });  // the workers were sent SIGUSR1 natively
       continue;
     }
     log.info('Hang up: reloading the app, starting new workers');

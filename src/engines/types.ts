@@ -21,17 +21,25 @@ export interface EngineOptions extends HttpLimits {
   appName?: string;
 }
 
+/** A listening socket's SERVER_NAME and SERVER_PORT (PEP 3333; RFC 3875 §4.1.14, §4.1.15): its address, or localhost and 0 for AF_UNIX. */
+export interface ServerAddress {
+  name: string;
+  port: number;
+}
+
 export interface EngineContext {
-  /** The first listening socket (SERVER_NAME/SERVER_PORT come from it). */
+  /** The first listening socket. */
   listenFd: number;
   /** Every listening socket served (--bind repeated, or systemd's), listenFd first. */
   listenFds: number[];
   /** The app: a request handler (native HTTP core) or a Node request listener (node:http). */
   app: Served;
   log: Logger;
-  serverName: string;
-  serverPort: number;
+  /** Per listening socket, in listenFds' order: the SERVER_NAME and SERVER_PORT of the requests that come on it. */
+  servers: ServerAddress[];
   options: EngineOptions;
+  /** Raises again a stop signal that came before the engine's handlers existed: call it once they do. */
+  replayStopSignals?: () => void;
   /** The master's part in a binary upgrade (SIGUSR2); absent in a worker or child. */
   master?: Master;
   /** SIGHUP: loads the app again (the CLI re-imports the module), ready to fork from; absent: SIGHUP keeps the app. */
