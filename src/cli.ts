@@ -55,6 +55,8 @@ Options:
                            child, at most 4096; 0: no bound)
       --max-requests N     prefork: replace a worker after N requests (default 0: never)
       --max-requests-jitter N  prefork: up to N more, chosen per worker
+      --max-worker-rss MIB prefork: replace a worker, gracefully, once its resident set passes
+                           MIB (checked each second; shared pages count; default 0: never)
   -t, --timeout S          a request running longer gets 503 if nothing was sent (fork:
                            its child is ended; poll, prefork: the connection closes);
                            prefork: a worker silent that long is killed (default 30, 0: none)
@@ -190,6 +192,7 @@ async function run(argv: string[]): Promise<number> {
       workers: { type: 'string', short: 'w' },
       'max-requests': { type: 'string' },
       'max-requests-jitter': { type: 'string' },
+      'max-worker-rss': { type: 'string' },
       timeout: { type: 'string', short: 't' },
       'graceful-timeout': { type: 'string' },
       'max-body': { type: 'string' },
@@ -283,6 +286,7 @@ async function run(argv: string[]): Promise<number> {
     workers: int('workers', values.workers, 1),
     maxRequests: int('max-requests', values['max-requests']),
     maxRequestsJitter: int('max-requests-jitter', values['max-requests-jitter']),
+    maxWorkerRssMiB: int('max-worker-rss', values['max-worker-rss'], 0, 1 << 20),
     reload: spec === undefined ? undefined : async () => {
       const next = (await loadApp(spec, process.cwd(), { fresh: true })).app;
       return { app: files ? files.withApp(next as StaticOptions['app']) : next };

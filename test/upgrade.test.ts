@@ -10,6 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { childPids, FIXTURES, startServer, waitFor, type RunningServer } from './helpers/server.js';
+import { wrkCounts } from './helpers/wrk.js';
 
 const run = promisify(execFile);
 const linux = process.platform === 'linux';
@@ -53,15 +54,6 @@ async function get(url: string): Promise<{ status: number; pid: number }> {
   const res = await fetch(url);
   const body = (await res.json()) as { pid: number };
   return { status: res.status, pid: body.pid };
-}
-
-/** wrk's own counts: requests completed, socket errors of every kind, non-2xx/3xx responses. */
-function wrkCounts(out: string): { requests: number; socketErrors: number; non2xx: number } {
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? -1);
-  const m = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const socketErrors = m ? m.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  return { requests, socketErrors, non2xx };
 }
 
 /** Starts the server with --pid in dir; returns it and its pid-file path. */

@@ -73,6 +73,9 @@ class JsPreforkEvents : public engine::PreforkEvents {
   void OnTimeout(pid_t pid) override { Call("onTimeout", {Napi::Number::New(env_, pid)}); }
   void OnForkFailed(int err) override { Call("onError", {SystemError(env_, err, "fork").Value()}); }
   void OnWorkerCount(int n) override { Call("onWorkerCount", {Napi::Number::New(env_, n)}); }
+  void OnRecycled(pid_t pid, int64_t rss) override {
+    Call("onRecycled", {Napi::Number::New(env_, pid), Napi::Number::New(env_, static_cast<double>(rss))});
+  }
   void OnSuccessorExited(const posix::WaitStatus& st) override { Call("onSuccessorExited", {WaitStatusObject(env_, st)}); }
 
  private:
@@ -87,7 +90,7 @@ class JsPreforkEvents : public engine::PreforkEvents {
 
 static engine::PreforkOptions g_prefork;
 
-// preforkMaster(listenFds, { workers, timeoutMs, gracefulTimeoutMs, successor, oldMaster }, callbacks)
+// preforkMaster(listenFds, { workers, timeoutMs, gracefulTimeoutMs, successor, oldMaster, maxWorkerRssMiB }, callbacks)
 //   -> { role: 'worker', slot }
 //    | { role: 'master', event: 'stopped' | 'reload' | 'upgrade' | 'reopen', stopSignal, workers }
 // workers: the count wanted when it returned (SIGTTIN/SIGTTOU/SIGWINCH change it).
@@ -103,6 +106,7 @@ static Napi::Value PreforkMaster(const Napi::CallbackInfo& info) {
   g_prefork.graceful_timeout_ms = num("gracefulTimeoutMs", 30000);
   g_prefork.successor = num("successor", 0);
   g_prefork.old_master = num("oldMaster", 0);
+  g_prefork.max_worker_rss = static_cast<int64_t>(num("maxWorkerRssMiB", 0)) << 20;
   g_prefork.pause_on_winch = o.Get("pauseOnWinch").ToBoolean().Value();
   JsPreforkEvents events(env, info[2].As<Napi::Object>());
   engine::PreforkResult r = engine::RunPrefork(&g_prefork, &events);

@@ -82,6 +82,24 @@ void Reap(PreforkEvents* ev, int* wanted_gone) {
 
 posix::SignalNotify g_previous_notify = nullptr;  // TypeScript's delivery, given back on return
 
+// --max-worker-rss, once a second: a worker of this generation past the
+// bound finishes its requests (SIGTERM) and leaves its place to a new one.
+void RecycleLarge(const PreforkOptions& opt, PreforkEvents* ev) {
+  static int64_t last_check_ms = 0;
+  if (opt.max_worker_rss <= 0) return;
+  int64_t now = MonotonicMs();
+  if (now - last_check_ms < 1000) return;
+  last_check_ms = now;
+  for (int i = 0; i < kMaxWorkers; i++) {
+    if (g_slots[i].pid <= 0 || g_slot_generation[i] != g_generation) continue;
+    int64_t rss = posix::ResidentBytes(g_slots[i].pid);
+    if (rss <= opt.max_worker_rss) continue;
+    kill(g_slots[i].pid, SIGTERM);
+    g_slot_generation[i] = -1;  // no longer counted (a new one is forked); its exit is expected
+    ev->OnRecycled(g_slots[i].pid, rss);
+  }
+}
+
 void Install() {
   // Called again after a kUpgrade/kReload return, when the handlers (and Wake) are still ours.
   posix::SignalNotify previous = posix::SignalSetNotify(Wake);
@@ -206,6 +224,7 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
       res.kind = PreforkResult::kReload;
       return res;
     }
+    RecycleLarge(*opt, ev);
     // Workers of this generation, and the extra ones SIGTTOU asks to stop.
     int current = 0;
     for (int i = 0; i < kMaxWorkers; i++)

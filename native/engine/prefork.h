@@ -10,6 +10,8 @@
 //   caller starts a new master and calls again); SIGWINCH stops every
 //   worker gracefully and starts none, the listening socket staying open
 //   (after an upgrade, as gunicorn's), until SIGHUP starts them again;
+//   a worker whose RSS passes max_worker_rss is stopped gracefully and
+//   replaced (uWSGI's reload-on-rss);
 //   SIGUSR1 is passed to every worker and returns kReopen (the caller opens
 //   its log files again and calls again).
 // options->workers is the number wanted: SIGTTIN/SIGTTOU/SIGWINCH change it,
@@ -33,6 +35,7 @@ struct PreforkOptions {
   int graceful_timeout_ms = 30000;  // SIGTERM: time workers get to finish
   pid_t successor = 0;              // a new master this one started (SIGUSR2): its exit is reported
   pid_t old_master = 0;             // the master that started this one (FORKSERVE_OLD_MASTER), 0 if none
+  int64_t max_worker_rss = 0;       // bytes: a worker past it is replaced gracefully (checked each second); 0: no bound
   // SIGWINCH is ignored unless set: a terminal sends it to its foreground group on every
   // resize (gunicorn honours it only when daemonized).
   bool pause_on_winch = false;
@@ -46,6 +49,8 @@ class PreforkEvents {
   virtual void OnTimeout(pid_t pid) = 0;
   virtual void OnForkFailed(int neg_errno) = 0;
   virtual void OnWorkerCount(int count) = 0;
+  // pid's resident set (rss bytes) passed options.max_worker_rss: it was sent SIGTERM and is replaced.
+  virtual void OnRecycled(pid_t pid, int64_t rss) = 0;
   // The new master (options.successor) exited: this one is the server again.
   virtual void OnSuccessorExited(const posix::WaitStatus& status) = 0;
 };

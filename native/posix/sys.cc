@@ -9,6 +9,9 @@
 #ifdef __linux__
 #include <linux/filter.h>
 #endif
+#ifdef __APPLE__
+#include <libproc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -368,5 +371,30 @@ pid_t ForkExec(const char* path, char* const argv[], char* const envp[], const i
 }
 
 unsigned Alarm(unsigned seconds) { return alarm(seconds); }
+
+int64_t ResidentBytes(pid_t pid) {
+#ifdef __APPLE__
+  struct proc_taskinfo info;
+  int n = proc_pidinfo(pid, PROC_PIDTASKINFO, 0, &info, sizeof info);
+  if (n <= 0) return errno ? -errno : -ESRCH;
+  return static_cast<int64_t>(info.pti_resident_size);
+#else
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/statm", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? -ESRCH : -errno;
+  char buf[128];
+  ssize_t n;
+  do n = read(fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(fd);
+  if (n <= 0) return n < 0 ? -err : -ESRCH;
+  buf[n] = 0;
+  unsigned long long size = 0, resident = 0;
+  if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return -EINVAL;
+  return static_cast<int64_t>(resident) * sysconf(_SC_PAGESIZE);
+#endif
+}
 
 }  // namespace posix

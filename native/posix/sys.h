@@ -100,6 +100,10 @@ struct WaitStatus {
 pid_t WaitPid(pid_t pid, int options, WaitStatus* status);
 // kill(2): returns 0 or -errno.
 int Kill(pid_t pid, int sig);
+// The resident set size of pid in bytes, shared pages included (Linux:
+// /proc/PID/statm's resident pages, proc(5); macOS: proc_pidinfo
+// PROC_PIDTASKINFO's pti_resident_size), or -errno (-ESRCH: no such process).
+int64_t ResidentBytes(pid_t pid);
 // getrlimit(2)/setrlimit(2); RLIM_INFINITY is reported as -1. Return 0 or -errno.
 int GetRLimit(int resource, int64_t* soft, int64_t* hard);
 int SetRLimit(int resource, int64_t soft, int64_t hard);

@@ -7,7 +7,8 @@
 import os from 'node:os';
 import { native } from '../native.js';
 import { _exit, constants, getpid, getrlimit } from '../posix.js';
-import { describeStatus, reopenLogs, reopenOnSigusr1 } from '../log.js';
+import { reopenLogs, reopenOnSigusr1 } from '../log.js';
+import { ReapReasons } from './reap-reason.js';
 import { formatHostPort } from '../listen.js';
 import { serveConnection } from './connection.js';
 import { createHttpServer, guardListener, serveSocket } from './listener.js';
@@ -55,8 +56,9 @@ async function parentLoop(ctx: EngineContext): Promise<ChildResult | undefined> 
   ) => ChildResult | ParentResult;
   const maxChildren = options.maxChildren ?? defaultMaxChildren();
   log.info(maxChildren > 0 ? `At most ${maxChildren} children at once (--max-children)` : 'No bound on children (--max-children 0)');
+  const reasons = new ReapReasons();
   const onReaped = (st: RawWaitStatus) => {
-    const how = describeStatus(st);
+    const how = reasons.describe(st, options.timeout ?? 30);
     // One child per connection: a clean exit is per-request detail (--log-level debug); any other is an error, with its reason.
     if (st.exited && st.exitCode === 0) log.debug?.(`Reaped child ${st.pid}: ${how}`);
     else if (st.exited && st.exitCode === WATCHDOG_EXIT) log.error(`Reaped child ${st.pid}: ${how}: the request watchdog ended it (--timeout ${options.timeout ?? 30} s)`);

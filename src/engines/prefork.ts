@@ -14,6 +14,7 @@ import { native } from '../native.js';
 import { _exit, getpid, kill } from '../posix.js';
 import { describeStatus, reopenLogs, reopenOnSigusr1 } from '../log.js';
 import { runPoll } from './poll.js';
+import { ReapReasons } from './reap-reason.js';
 import type { EngineContext } from './types.js';
 import type { RawWaitStatus } from '../native.js';
 import type { Served } from '../apps/index.js';
@@ -72,28 +73,35 @@ async function runWorker(ctx: EngineContext, slot: number): Promise<number> {
 export async function runPrefork(ctx: EngineContext): Promise<void> {
   const { log, options, master: upgrade, reload } = ctx;
   const master = native.preforkMaster as (fds: number[], o: object, cb: object) => MasterResult;
+  const reasons = new ReapReasons();
+  const timeoutSeconds = options.timeout ?? 30;
   const callbacks = {
     onSpawned: () => {},
     onReaped: (st: RawWaitStatus, expected: boolean) => {
       if (expected && st.exited) log.info(`Worker ${st.pid} exited: ${describeStatus(st)}`);
-      else log.error(`Worker ${st.pid} ${describeStatus(st)}${expected ? '' : ': replacing it'}`);
+      else log.error(`Worker ${st.pid} ${reasons.describe(st, timeoutSeconds)}${expected ? '' : '; replacing it'}`);
     },
-    onTimeout: (pid: number) => log.error(`WORKER TIMEOUT (pid:${pid}): no heartbeat for ${options.timeout ?? 30} s, sending SIGKILL`),
+    onTimeout: (pid: number) => {
+      reasons.killedForTimeout(pid);
+      log.error(`WORKER TIMEOUT (pid:${pid}): no heartbeat for ${timeoutSeconds} s, sending SIGKILL`);
+    },
     onError: (err: Error) => log.error(`${err.message}: will retry`),
     onWorkerCount: (n: number) => log.info(n === 0
       ? 'SIGWINCH: stopping every worker gracefully; the listening sockets stay open (SIGHUP starts workers again)'
       : `Number of workers: ${n}`),
     onSuccessorExited: (st: RawWaitStatus) => upgrade?.successorExited(st),
+    onRecycled: (pid: number, rss: number) => log.info(`Worker ${pid} uses ${Math.round(rss / 2 ** 20)} MiB, over --max-worker-rss ${options.maxWorkerRssMiB} MiB: replacing it gracefully`),
   };
   // The count wanted: SIGTTIN/SIGTTOU/SIGWINCH change it natively, and it is passed back as left.
   let workers = options.workers ?? 2;
   for (;;) {
     const r = master(ctx.listenFds, {
       workers,
-      timeoutMs: (options.timeout ?? 30) * 1000,
+      timeoutMs: timeoutSeconds * 1000,
       gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000,
       successor: upgrade?.successor ?? 0,
       oldMaster: upgrade?.oldMaster ?? 0,
+      maxWorkerRssMiB: options.maxWorkerRssMiB ?? 0,
       pauseOnWinch: upgrade?.pauseOnWinch ?? false,
     }, callbacks);
     if (r.role === 'worker') {

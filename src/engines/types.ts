@@ -17,6 +17,13 @@ export interface EngineOptions extends HttpLimits {
   maxRequests?: number;
   /** prefork: up to this many more requests, chosen per worker, so workers do not restart together. */
   maxRequestsJitter?: number;
+  /**
+   * prefork: a worker whose resident set passes this many MiB (shared
+   * pages included, as /proc/PID/statm counts them) finishes its requests
+   * and is replaced, checked each second (uWSGI's reload-on-rss). 0 or
+   * absent: no bound.
+   */
+  maxWorkerRssMiB?: number;
   /** The name in process titles (`forkserve: master [NAME]`, as gunicorn's setproctitle): the CLI's APP. Default 'app'. */
   appName?: string;
 }

@@ -46,3 +46,30 @@ export function pidsGroup(pid: number, prefix = 'forkserve-test-'): PidsGroup {
     },
   };
 }
+
+const MEMORY_ROOT = '/sys/fs/cgroup/memory';
+
+/** True if this machine has a writable cgroup v1 memory controller. */
+export const memoryControllerAvailable = (): boolean => fs.existsSync(`${MEMORY_ROOT}/cgroup.procs`) && fs.existsSync(`${MEMORY_ROOT}/memory.oom_control`);
+
+/**
+ * A cgroup v1 memory group limited to `limitMiB`: `enter` is a command
+ * prefix (for startServer) that moves the shell into it and execs the
+ * command, so the server and everything it forks are charged to it.
+ */
+export function memoryGroup(limitMiB: number, prefix = 'forkserve-test-'): { enter: string[]; oomKills(): number; remove(): Promise<boolean> } {
+  const dir = fs.mkdtempSync(`${MEMORY_ROOT}/${prefix}`);
+  fs.writeFileSync(`${dir}/memory.limit_in_bytes`, String(limitMiB << 20));
+  return {
+    enter: ['sh', '-c', `echo $$ > ${dir}/cgroup.procs && exec "$@"`, 'sh'],
+    oomKills: () => Number(/^oom_kill (\d+)$/m.exec(fs.readFileSync(`${dir}/memory.oom_control`, 'utf8'))?.[1] ?? 0),
+    remove: () => waitFor(() => {
+      try {
+        fs.rmdirSync(dir);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 10_000),
+  };
+}
