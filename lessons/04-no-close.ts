@@ -54,22 +54,41 @@ function reapExited(): void {
   }
 }
 
-const openDescriptors = () => fs.readdirSync('/proc/self/fd').length - 1; // minus the one readdir opened
+/** The numbers of this process's open descriptors (Linux /proc/self/fd, macOS /dev/fd), the directory's own left out. */
+function openDescriptors(): number[] {
+  const dir = fs.existsSync('/proc/self/fd') ? '/proc/self/fd' : '/dev/fd';
+  const fds = fs.readdirSync(dir).map(Number);
+  return fds.filter((fd) => fs.existsSync(`${dir}/${fd}`)).sort((a, b) => a - b);
+}
 
 function main(): void {
   const opts = lessonOptions(USAGE, { backlog: 1024 });
-  if (opts.nofile !== null) {
-    const { hard } = getrlimit(RLIMIT_NOFILE);
-    setrlimit(RLIMIT_NOFILE, { soft: opts.nofile, hard });
-  }
+  // The listening socket first: how many descriptors Node already holds
+  // depends on how it was started (a terminal, a pipe, a test runner), so
+  // the lesson counts them and says which --nofile shows EMFILE.
   const listenFd = socket(opts.host.includes(':') ? AF_INET6 : AF_INET, SOCK_STREAM);
   setsockopt(listenFd, SOL_SOCKET, SO_REUSEADDR, 1);
   bind(listenFd, opts.host, opts.port);
   listen(listenFd, opts.backlog);
+  // A new descriptor takes the lowest free number, and under RLIMIT_NOFILE
+  // N it must be below N: the free numbers below N are the connections
+  // this parent can hold before accept() fails with EMFILE.
+  const open = openDescriptors();
+  const freeBelow = (n: number) => n - open.filter((fd) => fd < n).length;
+  let fiveFree = listenFd + 1;
+  while (freeBelow(fiveFree) < 5) fiveFree++;
+  if (opts.nofile !== null) {
+    if (freeBelow(opts.nofile) < 1) {
+      process.stderr.write(`--nofile ${opts.nofile} leaves no descriptor for a connection: fds 0 to ${opts.nofile - 1} are all open already. Pass --nofile ${fiveFree} to serve 5 connections before accept() fails with EMFILE\n`);
+      process.exit(2);
+    }
+    const { hard } = getrlimit(RLIMIT_NOFILE);
+    setrlimit(RLIMIT_NOFILE, { soft: opts.nofile, hard });
+  }
   const { port } = getsockname(listenFd);
   const { soft } = getrlimit(RLIMIT_NOFILE);
   say('parent', `Serving HTTP on ${opts.host} port ${port} (pid ${getpid()}, listening fd ${listenFd} = ${fdName(listenFd)}) ...`);
-  say('parent', `RLIMIT_NOFILE soft limit ${soft === -1 ? 'unlimited' : soft}; ${openDescriptors()} descriptors open, the highest is fd ${listenFd}`);
+  say('parent', `RLIMIT_NOFILE soft limit ${soft === -1 ? 'unlimited' : soft}; ${open.length} descriptors open, the listening socket is fd ${listenFd}${opts.nofile === null ? `; run with --nofile ${fiveFree} to see EMFILE at the 6th connection` : ''}`);
 
   const held: number[] = [];
   for (;;) {

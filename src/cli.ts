@@ -24,7 +24,8 @@ const USAGE = `Usage:
   forkserve APP[:EXPORT] [options]     serve an app: a file path (.ts loads directly), then
                                        optionally :EXPORT (default: default, app, application)
   forkserve --static DIR [options]     serve the files of a directory (no app)
-  forkserve ps PID [--json]            show a process tree and its descriptors
+  forkserve ps PID [--json] [--all]    show a process tree and its descriptors (--all: also the
+                                       standard streams and /dev/null)
   forkserve watch PID [--interval MS]  a live view of a process tree, refreshed in place
   forkserve status PID [--bind HOST:PORT]  a web page of the tree and descriptors (default 127.0.0.1:8889)
   forkserve client --max-clients N --max-conns M [--url URL] [--hold S]
@@ -101,7 +102,7 @@ function int(name: string, value: string | undefined, min = 0, max = Number.MAX_
 }
 
 async function ps(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, all: { type: 'boolean' } } });
   const pid = Number(positionals[0]);
   if (!Number.isInteger(pid) || pid <= 0) {
     process.stderr.write(`forkserve ps: expected a PID\n`);
@@ -109,7 +110,7 @@ async function ps(args: string[]): Promise<number> {
   }
   const { renderPs } = await import('./observe/format.js');
   try {
-    process.stdout.write(renderPs(pid, { json: values.json }));
+    process.stdout.write(renderPs(pid, { json: values.json, all: values.all }));
     return 0;
   } catch (err) {
     process.stderr.write(`forkserve ps: ${(err as Error).message}\n`);

@@ -132,6 +132,12 @@ export interface InetSocketInfo {
   /** 0 when not connected. */
   remotePort: number;
   state: TcpState;
+  /**
+   * A listening TCP socket's accept queue (Linux, /proc/PID/net/tcp): the
+   * connections the kernel completed and nobody accepted yet (`length`,
+   * the rx_queue column of a LISTEN socket).
+   */
+  acceptQueue?: { length: number };
 }
 
 /** A Unix domain socket, from /proc/PID/net/unix. */

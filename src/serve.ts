@@ -6,13 +6,13 @@ import { installLightweightResponse } from './apps/response.js';
 import { bindInterface, toServed, type App, type InterfaceName, type Served } from './apps/index.js';
 import { openListener, parseBindTarget, systemdListener, systemdListenFds, upgradeListener, type Listener } from './listen.js';
 import { Master, takeUpgradeFds } from './upgrade.js';
-import { sigaction, type SignalName } from './signals.js';
+import { holdStopSignals, sigaction } from './signals.js';
 import { sdNotify } from './notify.js';
 import { compileTrust, withForwarded, type Trust } from './apps/forwarded.js';
 import fs from 'node:fs';
 import type { StaticApp } from './static/serve-static.js';
 import { createLogger, reopenOnSigusr1, type LogFiles, type LogLevel, type Logger } from './log.js';
-import { close, getpid, kill, type SockAddr } from './posix.js';
+import { close, getpid, type SockAddr } from './posix.js';
 import os from 'node:os';
 import cluster from 'node:cluster';
 import { runFork } from './engines/fork.js';
@@ -214,20 +214,6 @@ function listenersFor(opts: ServeOptions, upgradeFds?: number[]): Listener[] {
     throw err;
   }
   return out;
-}
-
-/**
- * Holds SIGTERM, SIGINT and SIGQUIT until the engine installs its own
- * handlers (their default action would end a server that is still
- * starting, its accept queue reset); the function returned raises the held
- * ones again, for the engine's handlers.
- */
-function holdStopSignals(): () => void {
-  const held: SignalName[] = [];
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) sigaction(sig, (s) => held.push(s));
-  return () => {
-    for (const s of held.splice(0)) kill(getpid(), s);
-  };
 }
 
 /** Removes the pid file if it still holds this process's pid (a successor may have replaced it). */

@@ -131,3 +131,17 @@ export function withSignals<T>(call: () => T): T {
 }
 
 native.setSignalDispatch(dispatchSignals);
+
+/**
+ * Holds SIGTERM, SIGINT and SIGQUIT until an engine installs its own
+ * handlers (their default action would end a server or worker that is
+ * still starting, its accept queue reset): the function returned raises
+ * the held ones again (kill(2) to this process), for the engine's handlers.
+ */
+export function holdStopSignals(): () => void {
+  const held: SignalName[] = [];
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const) sigaction(sig, (s) => held.push(s));
+  return () => {
+    for (const s of held.splice(0)) native.kill(native.getpid(), native.constants[s]!);
+  };
+}

@@ -93,6 +93,7 @@ describe.skipIf(!linux).each(ENGINES)('SIGTERM on the %s engine, requests in fli
   it('refuses a new connection at once while a slow request finishes', async () => {
     const server = await startServer(`${FIXTURES}/apps.ts:slow`, ['--engine', engine, ...extra, '--no-access-log']);
     const tcp = { port: server.port };
+    if (engine === 'prefork') await waitFor(() => childPids(server.pid).length === 2, 10_000);
     const slow = request(tcp, '/?ms=4000');
     await slow.connected;
     let slowDone = false;
@@ -112,4 +113,17 @@ describe.skipIf(!linux).each(ENGINES)('SIGTERM on the %s engine, requests in fli
     expect(await slow.result).toBe('HTTP/1.1 200 OK');
     expect(await exitOf(server.proc)).toBe(0);
   }, 40_000);
+});
+
+describe.skipIf(!linux)('SIGTERM while prefork workers start', () => {
+  it('answers the connection already queued, and no worker dies of SIGTERM\'s default action', async () => {
+    const server = await startServer(`${FIXTURES}/apps.ts:slow`, ['--engine', 'prefork', '--workers', '2', '--no-access-log']);
+    // Right after "Listening at": the workers are forked and still loading.
+    const queued = request({ port: server.port }, '/?ms=500');
+    await queued.connected;
+    process.kill(server.pid, 'SIGTERM');
+    expect(await queued.result).toBe('HTTP/1.1 200 OK');
+    expect(await exitOf(server.proc)).toBe(0);
+    expect(server.stderr()).not.toMatch(/killed by SIGTERM/);
+  }, 30_000);
 });

@@ -184,8 +184,8 @@ describe('lesson 4: the parent does not close the connection', () => {
   it('runs out of descriptors: accept() fails with EMFILE under a low RLIMIT_NOFILE', async () => {
     const l = await startLesson('04-no-close.ts', ['--nofile', '30']);
     // The lesson prints its descriptor count on the line after "Serving HTTP": wait for it.
-    expect(await waitFor(() => /the highest is fd (\d+)/.test(l.stderr()))).toBe(true);
-    const highest = Number(/the highest is fd (\d+)/.exec(l.stderr())![1]);
+    expect(await waitFor(() => /the listening socket is fd (\d+)/.test(l.stderr()))).toBe(true);
+    const highest = Number(/the listening socket is fd (\d+)/.exec(l.stderr())![1]);
     const socks: net.Socket[] = [];
     for (let i = 0; i < 40 && l.running() && !/EMFILE/.test(l.stderr()); i++) {
       try {
@@ -200,6 +200,37 @@ describe('lesson 4: the parent does not close the connection', () => {
     // Every descriptor number from the listening socket's up to the limit went to a connection.
     expect(l.stderr()).toMatch(new RegExp(`holds ${30 - 1 - highest} connections it never closed`));
     expect(code).toBe(1);
+  });
+});
+
+describe('lesson 4: the --nofile it tells', () => {
+  it('prints the --nofile that shows EMFILE at the 6th connection, and that limit does', async () => {
+    const first = await startLesson('04-no-close.ts');
+    expect(await waitFor(() => /run with --nofile (\d+) to see EMFILE/.test(first.stderr()))).toBe(true);
+    const nofile = Number(/run with --nofile (\d+) to see EMFILE/.exec(first.stderr())![1]);
+    first.proc.kill('SIGTERM');
+    await first.exited;
+    const l = await startLesson('04-no-close.ts', ['--nofile', String(nofile)]);
+    const socks: net.Socket[] = [];
+    for (let i = 0; i < 8 && l.running() && !/EMFILE/.test(l.stderr()); i++) {
+      try {
+        socks.push((await connectAndRead(l.port, HELLO, 3000)).sock);
+      } catch {
+        break; // the server is gone: the pending connection was reset
+      }
+    }
+    expect(await l.exited).toBe(1);
+    socks.forEach((s) => s.destroy());
+    expect(l.stderr()).toMatch(/holds 5 connections it never closed/);
+  });
+
+  it('refuses a --nofile too low for one connection, with the number to pass, exit 2', async () => {
+    const proc = spawn(process.execPath, [RUNNER, '04-no-close.ts', '--port', '0', '--nofile', '8'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    proc.stderr!.on('data', (d) => (err += d));
+    const code = await new Promise((resolve) => proc.on('exit', (c, sig) => resolve(c ?? sig)));
+    expect(code).toBe(2);
+    expect(err).toMatch(/^--nofile 8 leaves no descriptor for a connection: fds 0 to 7 are all open already\. Pass --nofile \d+ to serve 5 connections before accept\(\) fails with EMFILE\n$/);
   });
 });
 

@@ -17,7 +17,8 @@ import {
   type InetSocketInfo,
   type ProcessInfo,
 } from '../src/observe.js';
-import { renderPs, type PsReport } from '../src/observe/format.js';
+import { psReport, renderPs, type PsReport } from '../src/observe/format.js';
+import { FIXTURES, childPids, startServer, waitFor as waitUntil } from './helpers/server.js';
 import { decodeAddress, parseInetTable, parseUnixTable } from '../src/observe/net.js';
 import { parseStat } from '../src/observe/procfs.js';
 
@@ -136,7 +137,7 @@ describe('parsers', () => {
     const out = new Map();
     parseInetTable(
       '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n' +
-        '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 5001 1 0 100 0 0 10 0\n' +
+        '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000003 00:00000000 00000000  1000        0 5001 1 0 100 0 0 10 0\n' +
         '   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000  1000        0 5002 1 0 20 4 30 10 -1\n' +
         '   2: 0100007F:D432 0100007F:1F90 06 00000000:00000000 03:00001000 00000000     0        0 0 3 0\n',
       'inet',
@@ -152,7 +153,7 @@ describe('parsers', () => {
     );
     expect(out.get(5001)).toEqual({
       family: 'inet', protocol: 'tcp', localAddress: '127.0.0.1', localPort: 8080,
-      remoteAddress: '0.0.0.0', remotePort: 0, state: 'LISTEN',
+      remoteAddress: '0.0.0.0', remotePort: 0, state: 'LISTEN', acceptQueue: { length: 3 },
     });
     expect(out.get(5002)).toMatchObject({ remotePort: 0xd431, state: 'ESTABLISHED' });
     expect(out.has(0)).toBe(false); // TIME_WAIT, owned by no file
@@ -437,6 +438,44 @@ describe.runIf(linux)('renderPs', () => {
     expect(z).toMatchObject({ state: 'Z', zombie: true, descriptors: null, descriptorCount: null });
     const top = report.processes[0]!;
     expect(top.descriptors!.map((d) => d.fd)).toEqual(descriptors(parent.pid).map((d) => d.fd));
-    for (const d of top.descriptors!) expect(text).toMatch(new RegExp(`^  ${d.fd}\\s+${d.type}\\s`, 'm'));
+    // The standard streams and /dev/null are folded into a count; --all lists every descriptor.
+    const folded = top.descriptors!.filter((d) => d.fd <= 2 || d.target === '/dev/null');
+    for (const d of top.descriptors!) {
+      const listed = new RegExp(`^  ${d.fd}\\s+${d.type}\\s`, 'm');
+      if (folded.includes(d)) expect(text).not.toMatch(listed);
+      else expect(text).toMatch(listed);
+    }
+    expect(text).toContain(`(${folded.length} standard streams and /dev/null not shown: --all shows them)`);
+    const all = renderPs(parent.pid, { all: true });
+    for (const d of top.descriptors!) expect(all).toMatch(new RegExp(`^  ${d.fd}\\s+${d.type}\\s`, 'm'));
   });
+});
+
+describe.runIf(linux)('forkserve ps: what is shared', () => {
+  it('a prefork tree shares exactly one open file description, the listening socket, held by the master and every worker', async () => {
+    const server = await startServer(`${FIXTURES}/apps.ts:echo`, ['--engine', 'prefork', '--workers', '2', '--no-access-log']);
+    try {
+      expect(await waitUntil(() => childPids(server.pid).length === 2, 15_000)).toBe(true);
+      const workers = childPids(server.pid);
+      const report = psReport(server.pid);
+      const what = (g: PsReport['shared'][number]) => report.processes.find((p) => p.pid === g.refs[0]!.pid)!.descriptors!.find((d) => d.fd === g.refs[0]!.fd)!;
+      // Descriptors the test runner itself holds were inherited from outside the tree (a CI harness's pipe): not the server's doing.
+      const runners = new Set(descriptors(process.pid).map((d) => d.identity));
+      const shared = report.shared.filter((g) => !runners.has(what(g).identity));
+      expect(shared.map((g) => g.refs.map((r) => r.pid)), JSON.stringify(report.shared.map((g) => [g.refs, what(g).target]))).toEqual([[server.pid, ...workers]]);
+      const [group] = shared;
+      const master = report.processes.find((p) => p.pid === server.pid)!;
+      const listener = master.descriptors!.find((d) => d.fd === group!.refs[0]!.fd)!;
+      expect(listener.socket).toMatchObject({ state: 'LISTEN', localPort: server.port });
+      // No group is held by one process only (a pipe's two ends), and the inherited stdio is folded.
+      for (const g of report.shared) expect(new Set(g.refs.map((r) => r.pid)).size).toBeGreaterThan(1);
+      const text = renderPs(server.pid);
+      expect(text).toMatch(/standard streams and \/dev\/null not shown: --all shows them/);
+      expect(text).toContain(`[shared: one open file description, 3 references; also ${workers.map((w) => `${w}/fd ${group!.refs[1]!.fd}`).join(', ')}]`);
+      // --all brings the standard streams back, shared by the whole tree (the pipes of this test's spawn()).
+      expect(psReport(server.pid, { all: true }).shared.length).toBeGreaterThan(1);
+    } finally {
+      await server.stop();
+    }
+  }, 30_000);
 });

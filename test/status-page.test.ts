@@ -124,6 +124,53 @@ describe.skipIf(!linux)('status server HTTP', () => {
   });
 });
 
+describe.skipIf(!linux)('status server /metrics', () => {
+  it('serves the tree\'s figures in the Prometheus text format, valid for promtool, with the accept queue seen for real', async () => {
+    const server = await startServer(`${FIXTURES}/apps.ts:echo`, ['--engine', 'prefork', '--workers', '2', '--no-access-log']);
+    const status = await startStatusServer(server.pid, '127.0.0.1', 0);
+    const workers: number[] = [];
+    const socks: net.Socket[] = [];
+    try {
+      expect(await waitFor(() => childPids(server.pid).length === 2, 15_000)).toBe(true);
+      workers.push(...childPids(server.pid));
+      const metrics = async () => {
+        const r = await getJson(`${status.url}metrics`);
+        expect(r.status).toBe(200);
+        expect(r.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+        return r.body;
+      };
+      const sample = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"=.[\]]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+      const body = await metrics();
+      const check = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      check.stdout.on('data', (d) => (out += d));
+      check.stderr.on('data', (d) => (out += d));
+      check.stdin.end(body);
+      expect(await new Promise((resolve) => check.on('exit', resolve)), out).toBe(0);
+      expect(sample(body, 'forkserve_processes{role="master"}')).toBe(1);
+      expect(sample(body, 'forkserve_processes{role="worker"}')).toBe(2);
+      expect(sample(body, 'forkserve_zombies')).toBe(0);
+      for (const pid of [server.pid, ...workers]) expect(sample(body, `forkserve_resident_memory_bytes{pid="${pid}",role="${pid === server.pid ? 'master' : 'worker'}"}`)).toBeGreaterThan(1 << 20);
+      const listener = `127.0.0.1:${server.port}`;
+      expect(sample(body, `forkserve_listen_queue_length{listener="${listener}"}`)).toBe(0);
+      // Workers stopped: three connections wait in the accept queue, and /metrics says so.
+      for (const pid of workers) process.kill(pid, 'SIGSTOP');
+      for (let i = 0; i < 3; i++) socks.push(net.connect(server.port, '127.0.0.1'));
+      let seen = NaN;
+      for (let i = 0; i < 100 && seen !== 3; i++) {
+        seen = sample(await metrics(), `forkserve_listen_queue_length{listener="${listener}"}`);
+        if (seen !== 3) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(seen).toBe(3);
+    } finally {
+      for (const pid of workers) process.kill(pid, 'SIGCONT');
+      socks.forEach((s) => s.destroy());
+      await status.close();
+      await server.stop();
+    }
+  }, 30_000);
+});
+
 describe.skipIf(!linux)('forkserve status (statusMain)', () => {
   it('prints the page URL, serves it, and stops a few seconds after the target exits', async () => {
     const tree = await startTree();

@@ -2,13 +2,17 @@
 //   procTree(pid)        -> the tree under pid, in the shape of ProcessInfo
 //   procDescriptors(pid) -> pid's descriptors, in the shape of Descriptor
 // src/observe/darwin.ts turns these into forkserve/observe's results.
-// Linux reads /proc from TypeScript (src/observe), so nothing is exported there.
+// Linux reads /proc from TypeScript (src/observe); there:
+//   sameOpenFile(pid1, fd1, pid2, fd2) -> true | false | null (kcmp(2) refused or unavailable)
+// and on both: residentBytes(pid) -> bytes | null (gone)
 #include "binding/addon.h"
+
+#include "binding/errors.h"
+#include "posix/sys.h"
 
 #ifdef __APPLE__
 #include <vector>
 
-#include "binding/errors.h"
 #include "posix/proc_darwin.h"
 #endif
 
@@ -91,7 +95,21 @@ static Napi::Value ProcDescriptors(const Napi::CallbackInfo& info) {
 
 #endif  // __APPLE__
 
+static Napi::Value SameOpenFile(const Napi::CallbackInfo& info) {
+  int r = posix::SameOpenFile(ArgInt(info, 0, "pid1"), ArgInt(info, 1, "fd1"), ArgInt(info, 2, "pid2"), ArgInt(info, 3, "fd2"));
+  if (r < 0) return info.Env().Null();
+  return Napi::Boolean::New(info.Env(), r == 1);
+}
+
+static Napi::Value ResidentBytes(const Napi::CallbackInfo& info) {
+  int64_t r = posix::ResidentBytes(ArgInt(info, 0, "pid"));
+  if (r < 0) return info.Env().Null();
+  return Napi::Number::New(info.Env(), static_cast<double>(r));
+}
+
 void InitProc(Napi::Env env, Napi::Object exports) {
+  exports.Set("sameOpenFile", Napi::Function::New(env, SameOpenFile, "sameOpenFile"));
+  exports.Set("residentBytes", Napi::Function::New(env, ResidentBytes, "residentBytes"));
 #ifdef __APPLE__
   exports.Set("procTree", Napi::Function::New(env, ProcTree, "procTree"));
   exports.Set("procDescriptors", Napi::Function::New(env, ProcDescriptors, "procDescriptors"));

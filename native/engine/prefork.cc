@@ -107,10 +107,14 @@ void Install() {
   for (int sig : kSignals) posix::SignalInstall(sig, false);
 }
 
-// keep_term: a new worker keeps a SIGTERM that arrived before its own
-// handler exists (SIGTTOU, a reload): installing the handler delivers it.
+// keep_term: a new worker keeps SIGTERM's counting handler, and a SIGTERM
+// that came already (a stop, SIGTTOU, a reload), until its own handler
+// exists; installing that one delivers it. SIGTERM's default action would
+// end a worker still starting, and with it connections the master counts
+// on it to take from the accept queue during a stop.
 void Restore(bool keep_term = false) {
-  for (int sig : kSignals) posix::SignalReset(sig, false, keep_term && sig == SIGTERM);
+  for (int sig : kSignals)
+    if (!(keep_term && sig == SIGTERM)) posix::SignalReset(sig, false);
   posix::SignalSetNotify(g_previous_notify);
 }
 

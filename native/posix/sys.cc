@@ -8,6 +8,8 @@
 #include <netinet/tcp.h>
 #ifdef __linux__
 #include <linux/filter.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #endif
 #ifdef __APPLE__
 #include <libproc.h>
@@ -394,6 +396,17 @@ int64_t ResidentBytes(pid_t pid) {
   unsigned long long size = 0, resident = 0;
   if (sscanf(buf, "%llu %llu", &size, &resident) != 2) return -EINVAL;
   return static_cast<int64_t>(resident) * sysconf(_SC_PAGESIZE);
+#endif
+}
+
+int SameOpenFile(pid_t pid1, int fd1, pid_t pid2, int fd2) {
+#ifdef __linux__
+  long r = syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, fd1, fd2);
+  if (r < 0) return -errno;
+  return r == 0 ? 1 : 0;
+#else
+  (void)pid1, (void)fd1, (void)pid2, (void)fd2;
+  return -ENOSYS;
 #endif
 }
 

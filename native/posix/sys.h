@@ -104,6 +104,11 @@ int Kill(pid_t pid, int sig);
 // /proc/PID/statm's resident pages, proc(5); macOS: proc_pidinfo
 // PROC_PIDTASKINFO's pti_resident_size), or -errno (-ESRCH: no such process).
 int64_t ResidentBytes(pid_t pid);
+// Whether descriptor fd1 of pid1 and fd2 of pid2 refer to one open file
+// description (kcmp(2) KCMP_FILE, Linux; needs ptrace access to both):
+// returns 1 if they do, 0 if not, or -errno (-ENOSYS elsewhere, -EPERM,
+// -EBADF, -ESRCH).
+int SameOpenFile(pid_t pid1, int fd1, pid_t pid2, int fd2);
 // getrlimit(2)/setrlimit(2); RLIM_INFINITY is reported as -1. Return 0 or -errno.
 int GetRLimit(int resource, int64_t* soft, int64_t* hard);
 int SetRLimit(int resource, int64_t soft, int64_t hard);

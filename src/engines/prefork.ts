@@ -14,6 +14,7 @@ import { native } from '../native.js';
 import { _exit, getpid, kill } from '../posix.js';
 import { describeStatus, reopenLogs, reopenOnSigusr1 } from '../log.js';
 import { runPoll } from './poll.js';
+import { holdStopSignals } from '../signals.js';
 import { ReapReasons } from './reap-reason.js';
 import type { EngineContext } from './types.js';
 import type { RawWaitStatus } from '../native.js';
@@ -63,7 +64,9 @@ async function runWorker(ctx: EngineContext, slot: number): Promise<number> {
     } };
   const beat = setInterval(() => heartbeat(), 1000);
   try {
-    await runPoll({ ...ctx, app: countedApp });
+    // A SIGTERM that came while the worker started (the master kept it
+    // counted) reaches the poll engine's handler once it exists.
+    await runPoll({ ...ctx, app: countedApp, replayStopSignals: holdStopSignals() });
   } finally {
     clearInterval(beat);
   }

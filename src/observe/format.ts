@@ -1,6 +1,6 @@
 // Rendering for the CLI command `forkserve ps PID [--json]`.
 
-import { groupByIdentity } from './group.js';
+import { sharedAcrossProcesses } from './group.js';
 import {
   descriptors,
   processTree,
@@ -19,7 +19,11 @@ export interface PsProcess extends ProcessInfo {
 export interface PsReport {
   pid: number;
   processes: PsProcess[];
-  /** Descriptors referenced from more than one (pid, fd) in the tree, as sharedDescriptors() groups them; processes whose descriptors are unreadable are left out. */
+  /**
+   * Open file descriptions held by two or more processes of the tree (see
+   * sharedAcrossProcesses(): the standard streams and /dev/null left out
+   * unless `all`); processes whose descriptors are unreadable are left out.
+   */
   shared: Array<{ identity: string; refs: DescriptorRef[] }>;
 }
 
@@ -55,13 +59,13 @@ function descriptorsOrNull(p: ProcessInfo): Descriptor[] | null {
   }
 }
 
-/** Collects the data of `forkserve ps PID`. */
-export function psReport(pid: number): PsReport {
+/** Collects the data of `forkserve ps PID`; `all` keeps the standard streams and /dev/null among the shared. */
+export function psReport(pid: number, opts: { all?: boolean } = {}): PsReport {
   const tree = processTree(pid);
   const processes = tree.map((p) => ({ ...p, descriptors: descriptorsOrNull(p) }));
   // Grouped from the descriptors read above (not sharedDescriptors(), which
   // throws on a process whose descriptors may not be read).
-  const groups = groupByIdentity(processes.map((p): [number, Descriptor[]] => [p.pid, p.descriptors ?? []]));
+  const groups = sharedAcrossProcesses(processes.map((p): [number, Descriptor[]] => [p.pid, p.descriptors ?? []]), opts);
   const shared = [...groups].map(([identity, refs]) => ({ identity, refs }));
   return { pid, processes, shared };
 }
@@ -105,7 +109,16 @@ function details(d: Descriptor): string {
 
 const ACCESS: Record<string, string> = { read: 'r', write: 'w', 'read-write': 'rw' };
 
-function renderText(report: PsReport): string {
+/** Sockets first (listening, then connected), then the rest, each in fd order. */
+function rank(d: Descriptor): number {
+  if (d.socket?.state === 'LISTEN') return 0;
+  return d.socket ? 1 : 2;
+}
+
+/** The standard streams and /dev/null, folded in the text view unless --all. */
+const folded = (d: Descriptor) => d.fd <= 2 || d.target === '/dev/null';
+
+function renderText(report: PsReport, all: boolean): string {
   const out: string[] = [];
   out.push(
     table([
@@ -121,10 +134,10 @@ function renderText(report: PsReport): string {
     ]),
   );
 
-  // (pid, fd) → the other references to the same object.
+  // (pid, fd) → every reference to its open file description in the tree.
   const sharedWith = new Map<string, DescriptorRef[]>();
   for (const { refs } of report.shared) {
-    for (const ref of refs) sharedWith.set(`${ref.pid}/${ref.fd}`, refs.filter((r) => r !== ref));
+    for (const ref of refs) sharedWith.set(`${ref.pid}/${ref.fd}`, refs);
   }
 
   for (const p of report.processes) {
@@ -140,14 +153,17 @@ function renderText(report: PsReport): string {
       out.push(`PID ${p.pid} (${p.command}): descriptors not readable (permission denied, or it exited).`);
       continue;
     }
-    out.push(`PID ${p.pid} (${p.command}): ${p.descriptors.length} descriptors`);
+    const shown = p.descriptors.filter((d) => all || !folded(d)).sort((a, b) => rank(a) - rank(b) || a.fd - b.fd);
+    const hidden = p.descriptors.length - shown.length;
+    out.push(`PID ${p.pid} (${p.command}): ${p.descriptors.length} descriptors${hidden ? ` (${hidden} standard streams and /dev/null not shown: --all shows them)` : ''}`);
     out.push(
       table(
         [
           ['FD', 'TYPE', 'MODE', 'IDENTITY', 'DETAILS'],
-          ...p.descriptors.map((d) => {
-            const others = sharedWith.get(`${p.pid}/${d.fd}`);
-            const note = others ? `  [also referenced by ${others.map((r) => `${r.pid}/fd ${r.fd}`).join(', ')}]` : '';
+          ...shown.map((d) => {
+            const refs = sharedWith.get(`${p.pid}/${d.fd}`);
+            const others = refs?.filter((r) => r.pid !== p.pid || r.fd !== d.fd);
+            const note = refs ? `  [shared: one open file description, ${refs.length} references; also ${others!.map((r) => `${r.pid}/fd ${r.fd}`).join(', ')}]` : '';
             return [String(d.fd), d.type, d.access ? ACCESS[d.access]! : '?', d.identity, details(d) + note];
           }),
         ],
@@ -161,12 +177,14 @@ function renderText(report: PsReport): string {
 /**
  * The output of `forkserve ps PID [--json]`: the process tree under `pid`
  * (a state column where zombies read `Z (zombie)`), then a descriptor table
- * per process, noting descriptors shared between processes. With `json`, the
+ * per process, sockets first, noting the open file descriptions shared
+ * between processes with their reference count; the standard streams and
+ * /dev/null are folded unless `all`. With `json`, the
  * same data as a {@link PsReport} JSON document (2-space indented).
  *
  * @throws as {@link processTree}: `ESRCH` when `pid` does not exist, `ENOSYS` on platforms other than Linux and macOS.
  */
-export function renderPs(pid: number, opts: { json?: boolean } = {}): string {
-  const report = psReport(pid);
-  return opts.json ? JSON.stringify(report, null, 2) + '\n' : renderText(report);
+export function renderPs(pid: number, opts: { json?: boolean; all?: boolean } = {}): string {
+  const report = psReport(pid, opts);
+  return opts.json ? JSON.stringify(report, null, 2) + '\n' : renderText(report, opts.all === true);
 }

@@ -78,6 +78,9 @@ export function parseInetTable(
       remotePort: parseInt(remotePort!, 16),
       state: TCP_STATES[code] ?? 'UNKNOWN',
     };
+    if (protocol === 'tcp' && info.state === 'LISTEN') {
+      info.acceptQueue = { length: parseInt(f[4]!.split(':')[1]!, 16) };
+    }
     out.set(inode, info);
   }
 }

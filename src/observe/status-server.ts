@@ -12,7 +12,8 @@ import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { descriptors, type Descriptor, type DescriptorRef } from '../observe.js';
 import { stateLabel } from './format.js';
-import { groupByIdentity } from './group.js';
+import { sharedAcrossProcesses } from './group.js';
+import { renderMetrics } from './metrics.js';
 import { launchObserver } from './launch.js';
 import { describeGone, TreeTracker, type GoneProcess, type TrackedProcess, type TreeSnapshot } from './tracker.js';
 
@@ -42,7 +43,7 @@ export interface StatusSnapshot {
   excluded: number[];
   counts: { children: number; descendants: number; zombies: number };
   processes: StatusProcess[];
-  /** Descriptors referenced from two or more (pid, fd) in the tree, grouped by identity (see sharedDescriptors()). */
+  /** Open file descriptions held by two or more processes of the tree (sharedAcrossProcesses(): no standard streams, no /dev/null). */
   shared: Array<{ identity: string; refs: DescriptorRef[] }>;
   /** Counts over the last HISTORY_SPAN_MS, oldest first; `t` in ms since the epoch. */
   history: Array<{ t: number; children: number; zombies: number }>;
@@ -70,6 +71,8 @@ class Observer {
   private readonly history: StatusSnapshot['history'] = [];
   private last: TreeSnapshot | null = null;
   private error: string | null = null;
+  /** Descendants noticed gone since the observer started (forkserve_children_seen_gone_total). */
+  goneTotal = 0;
 
   constructor(readonly pid: number) {
     this.tracker = new TreeTracker(pid, { exclude: [process.pid], keep: 12 });
@@ -79,6 +82,7 @@ class Observer {
   sample(): TreeSnapshot | null {
     try {
       this.last = this.tracker.sample();
+      this.goneTotal += this.last.newlyGone.length;
       this.error = null;
     } catch (err) {
       if (!this.last) throw err;
@@ -96,7 +100,7 @@ class Observer {
     const processes = snap.processes.map(withDescriptors);
     const lists: Array<[number, Descriptor[]]> = [];
     for (const p of processes) if (p.descriptors) lists.push([p.pid, p.descriptors]);
-    const shared = [...groupByIdentity(lists)].map(([identity, refs]) => ({ identity, refs }));
+    const shared = [...sharedAcrossProcesses(lists)].map(([identity, refs]) => ({ identity, refs }));
     return {
       pid: this.pid,
       time: snap.time,
@@ -173,6 +177,20 @@ export async function startStatusServer(
     if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', ...SECURITY_HEADERS });
       res.end(req.method === 'HEAD' ? undefined : PAGE);
+      return;
+    }
+    if (path === '/metrics') {
+      let body: string;
+      try {
+        const snap = observer.snapshot();
+        body = renderMetrics({ pid: snap.pid, processes: snap.processes, counts: snap.counts, goneTotal: observer.goneTotal });
+      } catch (err) {
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
+        res.end(`${(err as Error).message}\n`);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', ...SECURITY_HEADERS });
+      res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
     if (path === '/api/snapshot') {
@@ -504,17 +522,19 @@ function renderDescriptors(s, refsOf) {
   }
   count.textContent = "(" + p.descriptors.length + " open)";
   for (const d of p.descriptors) {
-    const refs = refsOf.get(d.identity);
+    // The group this very descriptor belongs to (one open file description), if any.
+    const group = refsOf.get(p.pid + "/" + d.fd);
+    const refs = group && group.refs;
     const others = refs ? refs.filter((r) => !(r.pid === p.pid && r.fd === d.fd)) : [];
-    const shared = d.type !== "anon" && others.length > 0;
+    const shared = others.length > 0;
     const det = el("td", {}, details(d));
     const attrs = { "data-fd": d.fd, "data-identity": d.identity };
     if (shared) {
-      const [bg, fg] = colorFor(d.identity);
+      const [bg, fg] = colorFor(group.identity);
       attrs.class = "shared";
       attrs.style = "--c:" + bg + ";--cs:" + fg;
       det.append(el("div", { class: "note" }, el("span", { class: "swatch", style: "background:" + bg + ";border-color:" + fg }),
-        "shared with " + others.map((r) => "PID " + r.pid + "/fd " + r.fd).join(", ")));
+        "one open file description, " + refs.length + " references: also " + others.map((r) => "PID " + r.pid + "/fd " + r.fd).join(", ")));
     }
     body.append(el("tr", attrs, el("td", {}, d.fd), el("td", {}, d.type), el("td", {}, d.access ? ACCESS[d.access] : "?"), el("td", {}, d.identity), det));
   }
@@ -555,7 +575,8 @@ function render(s) {
   if (!s) return;
   lastSnap = s;
   if (selected === null || !s.processes.some((p) => p.pid === selected)) selected = s.processes.length ? s.processes[0].pid : null;
-  const refsOf = new Map(s.shared.map((g) => [g.identity, g.refs]));
+  const refsOf = new Map();
+  for (const g of s.shared) for (const r of g.refs) refsOf.set(r.pid + "/" + r.fd, g);
   const sharedBy = new Map();
   for (const g of s.shared) for (const r of g.refs) {
     if (!sharedBy.has(r.pid)) sharedBy.set(r.pid, []);
