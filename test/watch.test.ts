@@ -102,6 +102,15 @@ describe.skipIf(!linux)('watch', () => {
     }
   });
 
+  it('shows the figures /metrics serves: RSS by role and each listener\'s accept queue', async () => {
+    const server = await startServer(`${FIXTURES}/apps.ts:echo`, ['--engine', 'prefork', '--workers', '2', '--no-access-log']);
+    cleanups.push(() => server.stop());
+    await waitFor(() => childPids(server.pid).length === 2, 15_000);
+    const out = sink();
+    await watch(server.pid, { out, iterations: 1 });
+    expect(out.text()).toMatch(new RegExp(`^RSS master \\d+ MiB, 2 workers \\d+ MiB   accept queue 127\\.0\\.0\\.1:${server.port} 0$`, 'm'));
+  });
+
   it('throws ESRCH for a pid that does not exist', async () => {
     await expect(watch(2 ** 22 + 4321, { out: sink(), iterations: 1 })).rejects.toMatchObject({ code: 'ESRCH' });
   });

@@ -40,18 +40,55 @@ function family(name: string, type: 'gauge' | 'counter', help: string, samples: 
   return lines.join('\n');
 }
 
-/** The /metrics body for one snapshot. */
-export function renderMetrics(s: MetricsInput): string {
-  const role = (p: ProcessInfo) => (p.pid === s.pid ? 'master' : p.depth === 1 ? 'worker' : 'descendant');
-  const alive = s.processes.filter((p) => !p.zombie);
-  const queues: Array<[Record<string, string>, InetSocketInfo['acceptQueue'] & object]> = [];
-  const master = s.processes.find((p) => p.pid === s.pid);
-  for (const d of master?.descriptors ?? []) {
+type Role = 'master' | 'worker' | 'descendant';
+
+/** A process's role in the tree under rootPid: the master, its direct children (workers, fork children), the rest. */
+const roleOf = (rootPid: number, p: ProcessInfo): Role => (p.pid === rootPid ? 'master' : p.depth === 1 ? 'worker' : 'descendant');
+
+/** What /metrics and `forkserve watch`'s figures line show, from one look at the tree. */
+export interface TreeFigures {
+  /** Each live process's resident set (bytes) and role. */
+  rss: Array<{ pid: number; role: Role; bytes: number }>;
+  /** The accept queue of each TCP listening socket the root holds. */
+  queues: Array<{ listener: string; length: number }>;
+}
+
+/** The figures of a tree whose root is `rootPid` (its descriptors, when read, give the listening sockets). */
+export function treeFigures(rootPid: number, processes: Array<ProcessInfo & { descriptors?: Descriptor[] | null }>): TreeFigures {
+  const role = (p: ProcessInfo) => roleOf(rootPid, p);
+  const rss: TreeFigures['rss'] = [];
+  for (const p of processes) {
+    if (p.zombie) continue;
+    const bytes = residentBytes(p.pid);
+    if (bytes !== undefined) rss.push({ pid: p.pid, role: role(p), bytes });
+  }
+  const queues: TreeFigures['queues'] = [];
+  for (const d of processes.find((p) => p.pid === rootPid)?.descriptors ?? []) {
     const sock = d.socket as InetSocketInfo | undefined;
     if (!sock?.acceptQueue) continue;
     const host = sock.family === 'inet6' ? `[${sock.localAddress}]` : sock.localAddress;
-    queues.push([{ listener: `${host}:${sock.localPort}` }, sock.acceptQueue]);
+    queues.push({ listener: `${host}:${sock.localPort}`, length: sock.acceptQueue.length });
   }
+  return { rss, queues };
+}
+
+/** One line of the figures, for `forkserve watch`: `RSS master 70 MiB, 2 workers 132 MiB   accept queue 127.0.0.1:8888 0`. */
+export function figuresLine(f: TreeFigures): string {
+  const mib = (b: number) => `${Math.round(b / 2 ** 20)} MiB`;
+  const sum = (r: Role) => f.rss.filter((x) => x.role === r).reduce((a, x) => a + x.bytes, 0);
+  const count = (r: Role) => f.rss.filter((x) => x.role === r).length;
+  const parts = [`master ${mib(sum('master'))}`];
+  if (count('worker')) parts.push(`${count('worker')} worker${count('worker') > 1 ? 's' : ''} ${mib(sum('worker'))}`);
+  if (count('descendant')) parts.push(`${count('descendant')} more ${mib(sum('descendant'))}`);
+  const queues = f.queues.map((q) => `${q.listener} ${q.length}`).join(', ');
+  return `RSS ${parts.join(', ')}${queues ? `   accept queue ${queues}` : ''}`;
+}
+
+/** The /metrics body for one snapshot. */
+export function renderMetrics(s: MetricsInput): string {
+  const role = (p: ProcessInfo) => roleOf(s.pid, p);
+  const alive = s.processes.filter((p) => !p.zombie);
+  const figures = treeFigures(s.pid, s.processes);
   const families = [
     family('forkserve_processes', 'gauge', 'Processes of the server alive now, by role (master, worker or fork child, their descendants).', [
       [{ role: 'master' }, alive.filter((p) => role(p) === 'master').length],
@@ -60,11 +97,8 @@ export function renderMetrics(s: MetricsInput): string {
     ]),
     family('forkserve_zombies', 'gauge', 'Children that exited and were not reaped yet.', [[{}, s.counts.zombies]]),
     family('forkserve_resident_memory_bytes', 'gauge', 'Resident set size of each live process, shared pages included (/proc/PID/statm).',
-      alive.flatMap((p) => {
-        const rss = residentBytes(p.pid);
-        return rss === undefined ? [] : [[{ pid: p.pid, role: role(p) }, rss] as [Record<string, string | number>, number]];
-      })),
-    family('forkserve_listen_queue_length', 'gauge', 'Connections waiting in a listening socket\'s accept queue.', queues.map(([l, q]) => [l, q.length])),
+      figures.rss.map((r) => [{ pid: r.pid, role: r.role }, r.bytes])),
+    family('forkserve_listen_queue_length', 'gauge', 'Connections waiting in a listening socket\'s accept queue.', figures.queues.map((q) => [{ listener: q.listener }, q.length])),
     family('forkserve_children_seen_gone_total', 'counter', 'Children the observer saw exit since it started.', [[{}, s.goneTotal]]),
   ];
   return families.join('\n') + '\n';

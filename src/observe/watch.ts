@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { stateLabel } from './format.js';
 import { launchObserver } from './launch.js';
 import { describeExit, describeGone, TreeTracker, type TreeSnapshot, type TrackedProcess } from './tracker.js';
+import { figuresLine, treeFigures } from './metrics.js';
+import { descriptors } from '../observe.js';
 
 export interface WatchOptions {
   /** Time between two looks, ms. Default 1000, at least 50. */
@@ -94,7 +96,7 @@ function fit(line: string, width: number): string {
  */
 export function renderWatchFrame(
   snap: TreeSnapshot,
-  opts: { intervalMs: number; color?: boolean; width?: number; height?: number } = { intervalMs: 1000 },
+  opts: { intervalMs: number; color?: boolean; width?: number; height?: number; figures?: string } = { intervalMs: 1000 },
 ): string[] {
   const c = opts.color ? ANSI : PLAIN;
   const lines: string[] = [];
@@ -112,6 +114,8 @@ export function renderWatchFrame(
         (snap.descendants !== snap.children ? ` (descendants ${snap.descendants})` : '') +
         `   ${zombies}`,
     );
+    // The figures /metrics serves (src/observe/metrics.ts): memory and the accept queues.
+    if (opts.figures) lines.push(opts.figures);
   }
   lines.push('');
 
@@ -182,6 +186,19 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * @throws `ESRCH` if `pid` does not exist at the first look; `ENOSYS` where
  *   forkserve/observe is not implemented.
  */
+/** The figures line of a live tree: the root's descriptors give its listening sockets (none if they cannot be read). */
+function figuresOf(snap: TreeSnapshot): string {
+  const processes = snap.processes.map((p, i) => {
+    if (i !== 0) return p;
+    try {
+      return { ...p, descriptors: descriptors(p.pid) };
+    } catch {
+      return p;
+    }
+  });
+  return figuresLine(treeFigures(snap.pid, processes));
+}
+
 export async function watch(pid: number, opts: WatchOptions = {}): Promise<void> {
   const out = opts.out ?? process.stdout;
   const intervalMs = Math.max(50, opts.intervalMs ?? 1000);
@@ -194,6 +211,7 @@ export async function watch(pid: number, opts: WatchOptions = {}): Promise<void>
     for (let i = 0; i < iterations && !opts.signal?.aborted; i++) {
       const snap = tracker.sample();
       const lines = renderWatchFrame(snap, {
+        figures: snap.gone ? undefined : figuresOf(snap),
         intervalMs,
         color,
         width: tty ? out.columns : undefined,
