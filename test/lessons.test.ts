@@ -153,6 +153,19 @@ describe('lesson 3: fork per connection', () => {
   });
 });
 
+/** Lesson 4: opens up to `max` connections, each answered and left open, until the lesson reports EMFILE or exits; returns them. */
+async function connectUntilEmfile(l: Lesson, max: number): Promise<net.Socket[]> {
+  const socks: net.Socket[] = [];
+  for (let i = 0; i < max && l.running() && !/EMFILE/.test(l.stderr()); i++) {
+    try {
+      socks.push((await connectAndRead(l.port, HELLO, 3000)).sock);
+    } catch {
+      break; // the server is gone: the pending connection was reset
+    }
+  }
+  return socks;
+}
+
 describe('lesson 4: the parent does not close the connection', () => {
   it('the client gets the response but no end of stream: the parent holds the last reference', async () => {
     const l = await startLesson('04-no-close.ts');
@@ -186,14 +199,7 @@ describe('lesson 4: the parent does not close the connection', () => {
     // The lesson prints its descriptor count on the line after "Serving HTTP": wait for it.
     expect(await waitFor(() => /the listening socket is fd (\d+)/.test(l.stderr()))).toBe(true);
     const highest = Number(/the listening socket is fd (\d+)/.exec(l.stderr())![1]);
-    const socks: net.Socket[] = [];
-    for (let i = 0; i < 40 && l.running() && !/EMFILE/.test(l.stderr()); i++) {
-      try {
-        socks.push((await connectAndRead(l.port, HELLO, 3000)).sock);
-      } catch {
-        break; // the server is gone: the pending connection was reset
-      }
-    }
+    const socks = await connectUntilEmfile(l, 40);
     const code = await Promise.race([l.exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
     socks.forEach((s) => s.destroy());
     expect(l.stderr()).toMatch(/accept failed: SystemError: accept: EMFILE \(too many open files\) \(code EMFILE, errno -24, syscall accept\)/);
@@ -211,14 +217,7 @@ describe('lesson 4: the --nofile it tells', () => {
     first.proc.kill('SIGTERM');
     await first.exited;
     const l = await startLesson('04-no-close.ts', ['--nofile', String(nofile)]);
-    const socks: net.Socket[] = [];
-    for (let i = 0; i < 8 && l.running() && !/EMFILE/.test(l.stderr()); i++) {
-      try {
-        socks.push((await connectAndRead(l.port, HELLO, 3000)).sock);
-      } catch {
-        break; // the server is gone: the pending connection was reset
-      }
-    }
+    const socks = await connectUntilEmfile(l, 8);
     expect(await l.exited).toBe(1);
     socks.forEach((s) => s.destroy());
     expect(l.stderr()).toMatch(/holds 5 connections it never closed/);

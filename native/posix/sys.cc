@@ -131,16 +131,11 @@ int Connect(int fd, const char* host, int port) {
 
 int Listen(int fd, int backlog) { return Result(listen(fd, backlog)); }
 
-static int Family(int fd) {
-  sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return -errno;
-  return ss.ss_family;
-}
-
 int StopQueueing(int fd) {
-  int family = Family(fd);
-  if (family < 0) return family;
+  SockAddr a;
+  int r = GetSockName(fd, &a);
+  if (r < 0) return r;
+  int family = a.family;
   if (family == AF_UNIX) return Result(shutdown(fd, SHUT_RD));
 #ifdef __linux__
   struct sock_filter drop[] = {BPF_STMT(BPF_RET | BPF_K, 0)};  // accept 0 bytes: drop
@@ -153,8 +148,10 @@ int StopQueueing(int fd) {
 
 int AcceptQueueLength(int fd) {
 #ifdef __linux__
-  int family = Family(fd);
-  if (family < 0) return family;
+  SockAddr a;
+  int r = GetSockName(fd, &a);
+  if (r < 0) return r;
+  int family = a.family;
   if (family != AF_INET && family != AF_INET6) return -ENOTSUP;
   struct tcp_info info;
   socklen_t len = sizeof info;
@@ -167,8 +164,10 @@ int AcceptQueueLength(int fd) {
 }
 
 int StopListening(int fd) {
-  int family = Family(fd);
-  if (family < 0) return family;
+  SockAddr a;
+  int r = GetSockName(fd, &a);
+  if (r < 0) return r;
+  int family = a.family;
   if (family == AF_UNIX) return Result(shutdown(fd, SHUT_RD));  // StopQueueing's, again: harmless
 #ifdef __linux__
   return Result(shutdown(fd, SHUT_RDWR));
