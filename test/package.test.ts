@@ -44,7 +44,8 @@ async function installInto(name: string, env: NodeJS.ProcessEnv, extra: string[]
 
 /** Starts `cmd args` in `cwd` and resolves with the port of its "Listening at" line (bounded). */
 function startListening(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, pattern = /Listening at: http:\/\/127\.0\.0\.1:(\d+)/) {
-  const proc = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: npx does not pass SIGTERM on to the server it runs, so stop() signals the group, as a terminal's Ctrl-C does.
+  const proc = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   proc.stdout.on('data', (d) => (out += d));
   proc.stderr.on('data', (d) => (out += d));
@@ -67,7 +68,7 @@ function startListening(cmd: string, args: string[], cwd: string, env: NodeJS.Pr
   const stop = () => new Promise<void>((resolve) => {
     if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
     proc.once('exit', () => resolve());
-    proc.kill('SIGTERM');
+    if (proc.pid && proc.pid > 0) process.kill(-proc.pid, 'SIGTERM');
   });
   return { proc, port, stop, output: () => out };
 }
