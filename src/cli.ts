@@ -54,7 +54,11 @@ Options:
       --max-children N     fork: at most N children at once; at the bound, accepting waits for
                            an exit (default: half of RLIMIT_NPROC, half the memory at 1 MiB per
                            child, at most 4096; 0: no bound)
-      --max-requests N     prefork: replace a worker after N requests (default 0: never)
+      --trace-forks        fork: a lesson mode. Each stage of a connection (accepted: the parent
+                           holds the socket; forked: parent and child hold it, 2 references; the
+                           parent closed its copy; the child exited, a zombie until reaped) is
+                           logged and lasts --trace-pause MS (default 1500), so forkserve watch
+                           and the status page show it (docs/lessons.md, "The fork moment")
       --max-requests-jitter N  prefork: up to N more, chosen per worker
       --max-worker-rss MIB prefork: replace a worker, gracefully, once its resident set passes
                            MIB (checked each second; shared pages count; default 0: never)
@@ -192,6 +196,8 @@ async function run(argv: string[]): Promise<number> {
       'max-children': { type: 'string' },
       workers: { type: 'string', short: 'w' },
       'max-requests': { type: 'string' },
+      'trace-forks': { type: 'boolean' },
+      'trace-pause': { type: 'string' },
       'max-requests-jitter': { type: 'string' },
       'max-worker-rss': { type: 'string' },
       timeout: { type: 'string', short: 't' },
@@ -248,6 +254,9 @@ async function run(argv: string[]): Promise<number> {
   for (const [flag, what] of [['access-logfile', 'stdout'], ['error-logfile', 'stderr']] as const) logFileUsable(flag, values[flag], what);
   const logLevel = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`Unknown --log-level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`);
+  if (values['trace-forks'] && engine !== 'fork') throw new UsageError(`--trace-forks traces the fork engine's accept, fork, close and reap: use it with -k fork (got -k ${engine})`);
+  if (values['trace-pause'] !== undefined && !values['trace-forks']) throw new UsageError('--trace-pause sets how long each stage of --trace-forks lasts: give --trace-forks too');
+  const tracePause = int('trace-pause', values['trace-pause'], 10, 600_000);
   const bind = values.bind ?? ['127.0.0.1:8888'];
   for (const b of bind) {
     const target = parseBindTarget(b);
@@ -284,6 +293,7 @@ async function run(argv: string[]): Promise<number> {
     proxyProtocol: values['proxy-protocol'],
     backlog: int('backlog', values.backlog, 1),
     maxChildren: int('max-children', values['max-children']),
+    traceForksMs: values['trace-forks'] ? tracePause ?? 1500 : undefined,
     workers: int('workers', values.workers, 1),
     maxRequests: int('max-requests', values['max-requests']),
     maxRequestsJitter: int('max-requests-jitter', values['max-requests-jitter']),

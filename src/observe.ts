@@ -503,3 +503,6 @@ export function sharedDescriptors(pids: number[]): Map<string, DescriptorRef[]> 
   }
   return groupByIdentity(lists);
 }
+
+// The fork moment: each accepted connection's stages (accept, fork, the parent's close, the child's exit, the reap).
+export { ForkTimeline, FORK_STAGES, describeForkConnection, type ForkConnection, type ForkStage, type ForkStageSeen, type TimelineProcess } from './observe/timeline.js';

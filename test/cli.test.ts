@@ -100,6 +100,9 @@ describe('forkserve command errors', () => {
     [['--interface', 'asgi'], 'Unknown interface "asgi": expected one of auto, wsgi, fetch, node'],
     [['--workers', 'many'], '--workers must be an integer >= 1, got "many"'],
     [['--nope'], "Unknown option '--nope'. See forkserve --help"],
+    [['-k', 'poll', '--trace-forks'], "--trace-forks traces the fork engine's accept, fork, close and reap: use it with -k fork (got -k poll)"],
+    [['--trace-pause', '300'], '--trace-pause sets how long each stage of --trace-forks lasts: give --trace-forks too'],
+    [['--trace-forks', '--trace-pause', '5'], '--trace-pause must be an integer from 10 to 600000, got "5"'],
   ])('usage error %j: one line, exit 2', async (args, message) => {
     const r = await cli(['examples/hello.ts', ...args]);
     expect(r.status).toBe(2);

@@ -18,7 +18,7 @@ import {
   type ProcessInfo,
 } from '../src/observe.js';
 import { psReport, renderPs, type PsReport } from '../src/observe/format.js';
-import { FIXTURES, childPids, startServer, waitFor as waitUntil } from './helpers/server.js';
+import { FIXTURES, childPids, startServer, until, waitFor as waitUntil } from './helpers/server.js';
 import { decodeAddress, parseInetTable, parseUnixTable } from '../src/observe/net.js';
 import { parseStat } from '../src/observe/procfs.js';
 
@@ -48,16 +48,6 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `probe` every 20 ms until it returns something other than undefined/null/false, for at most `ms`. */
-async function waitFor<T>(what: string, probe: () => T | undefined | null | false, ms = 3000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /** First line a child prints on stdout, within `ms`. */
 async function firstLine(child: ChildProcess, ms = 5000): Promise<string> {
   let buffered = '';
@@ -91,7 +81,7 @@ function errorOf(fn: () => unknown): NodeJS.ErrnoException {
 /** `sh` whose child `sleep 0.2` becomes a zombie: the exec'd `sleep 30` never reaps it. */
 async function zombieParent(): Promise<{ parent: ChildProcess & { pid: number }; zombie: ProcessInfo }> {
   const parent = start('sh', ['-c', 'sleep 0.2 & exec sleep 30']);
-  const zombie = await waitFor('a zombie child', () => processTree(parent.pid).find((p) => p.depth === 1 && p.zombie));
+  const zombie = await until('a zombie child', () => processTree(parent.pid).find((p) => p.depth === 1 && p.zombie));
   return { parent, zombie };
 }
 
@@ -201,7 +191,7 @@ describe.runIf(linux)('processTree / zombies', () => {
     await waitExit(parent);
     expect(exited(parent)).toBe(true);
     expect(errorOf(() => processTree(parent.pid)).code).toBe('ESRCH');
-    const fate = await waitFor('the zombie to be reparented or reaped', () => {
+    const fate = await until('the zombie to be reparented or reaped', () => {
       try {
         const [z] = processTree(zombie.pid);
         return z!.ppid !== parent.pid ? `reparented to ${z!.ppid}` : null;
@@ -215,7 +205,7 @@ describe.runIf(linux)('processTree / zombies', () => {
   it('lists descendants depth-first, parent first', async () => {
     // root → { inner → grandchild, sibling }; siblings ordered by start time.
     const root = start('sh', ['-c', 'sh -c "sleep 30 & exec sleep 30" & sleep 30 & exec sleep 30']);
-    const tree = await waitFor('three levels', () => {
+    const tree = await until('three levels', () => {
       const t = processTree(root.pid);
       return t.length === 4 && t.every((p) => p.command === 'sleep') ? t : null;
     });
@@ -238,7 +228,7 @@ describe.runIf(linux)('processTree / zombies', () => {
       .find((file) => fs.existsSync(file))!;
     fs.symlinkSync(sleepBin, link);
     const child = start(link, ['30']);
-    const [p] = await waitFor('exec of the oddly named sleep', () => {
+    const [p] = await until('exec of the oddly named sleep', () => {
       const t = processTree(child.pid);
       return t[0]!.command === 'a) b (c' && t[0]!.state === 'S' ? t : null;
     });
@@ -335,7 +325,7 @@ describe.runIf(linux)('descriptors', () => {
   it('reads pos and flags of a file from fdinfo', async () => {
     const file = path.join(tmp, 'pos.txt');
     const child = start('sh', ['-c', 'exec 3>"$F"; printf hello >&3; exec sleep 30'], { env: { ...process.env, F: file } });
-    const d = await waitFor('fd 3 at offset 5', () => {
+    const d = await until('fd 3 at offset 5', () => {
       const fd3 = processTree(child.pid)[0]!.args[0] === 'sleep' ? descriptors(child.pid).find((x) => x.fd === 3) : undefined;
       return fd3?.pos === 5 ? fd3 : null;
     });
@@ -354,7 +344,7 @@ describe.runIf(linux)('sharedDescriptors', () => {
       stdio: ['ignore', 'pipe', 'ignore'],
       env: { ...process.env, F: file },
     });
-    const child = await waitFor('the forked sleep', () => processTree(parent.pid).find((p) => p.depth === 1 && p.command === 'sleep'));
+    const child = await until('the forked sleep', () => processTree(parent.pid).find((p) => p.depth === 1 && p.command === 'sleep'));
     const shared = sharedDescriptors([parent.pid, child.pid]);
 
     const st = fs.statSync(file);

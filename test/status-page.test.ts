@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStatusServer, type StatusSnapshot } from '../src/observe/status-server.js';
-import { childPids, FIXTURES, ROOT, startServer, waitFor, type RunningServer } from './helpers/server.js';
+import { childPids, FIXTURES, ROOT, startServer, until, waitFor, type RunningServer } from './helpers/server.js';
 import { cleanupAfterEach, startTree as startTreeIn, type TreeFixture } from './helpers/status-tree.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -50,16 +50,6 @@ function statusWithHost(port: number, host: string): Promise<number> {
 }
 
 /** Polls async `probe` every 100 ms until it returns a truthy value; throws after `ms`. */
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function getJson(url: string): Promise<{ status: number; headers: Headers; body: string }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   return { status: res.status, headers: res.headers, body: await res.text() };
@@ -215,7 +205,7 @@ describe.skipIf(!linux || !haveChromium)(`status page in Chromium (${CHROMIUM})`
         '--disable-component-update',
         '--disable-sync',
       ],
-      viewport: { width: 1400, height: 900 },
+      viewport: { width: 1280, height: 900 }, // the layout must hold at 1280x900 (checked below)
       timeout: 20_000,
     });
   }, 30_000);
@@ -311,6 +301,69 @@ describe.skipIf(!linux || !haveChromium)(`status page in Chromium (${CHROMIUM})`
     await page.locator(`#tree tbody tr[data-pid="${tree.pid}"]`).click();
     await page.waitForFunction((pid) => document.querySelector('#tree tr.selected')?.getAttribute('data-pid') === String(pid), tree.pid);
     await page.screenshot({ path: path.join(ARTIFACTS, 'status-page.png'), fullPage: true });
+
+    // At 1280x900, without scrolling: the tree (every column, SHARED included, with no
+    // horizontal scrollbar), the shared listening socket's row, and the chart.
+    const layout = await page.evaluate((text) => {
+      const box = (e: Element | null | undefined) => {
+        if (!e) return null;
+        const r = e.getBoundingClientRect();
+        return { top: r.top, bottom: r.bottom, left: r.left, right: r.right };
+      };
+      const row = Array.from(document.querySelectorAll('#fds tbody tr')).find((tr) => tr.textContent!.includes(text));
+      const fdScroll = document.querySelector('#fds')!.parentElement!;
+      const treeScroll = document.querySelector('#tree')!.parentElement!;
+      const sharedHeader = Array.from(document.querySelectorAll('#tree th')).find((th) => th.textContent === 'SHARED');
+      return {
+        viewport: { width: innerWidth, height: innerHeight },
+        scrolled: scrollX !== 0 || scrollY !== 0,
+        pageWider: document.documentElement.scrollWidth > innerWidth,
+        treeOverflowsSideways: treeScroll.scrollWidth > treeScroll.clientWidth,
+        tree: box(document.querySelector('#tree')),
+        sharedHeader: box(sharedHeader),
+        treeScroll: box(treeScroll),
+        sharedRow: box(row),
+        fdScroll: box(fdScroll),
+        firstRowText: document.querySelector('#fds tbody tr')?.textContent ?? '',
+        chart: box(document.querySelector('#chart svg')),
+      };
+    }, `127.0.0.1:${tree.port} LISTEN`);
+    expect(layout.viewport).toEqual({ width: 1280, height: 900 });
+    expect(layout.scrolled).toBe(false);
+    expect(layout.pageWider).toBe(false);
+    expect(layout.treeOverflowsSideways).toBe(false);
+    for (const [what, b] of Object.entries({ tree: layout.tree, sharedRow: layout.sharedRow, chart: layout.chart, sharedHeader: layout.sharedHeader })) {
+      expect(b, what).not.toBeNull();
+      expect({ what, inside: b!.top >= 0 && b!.left >= 0 && b!.bottom <= 900 && b!.right <= 1280 }).toEqual({ what, inside: true });
+    }
+    expect(layout.sharedHeader!.right).toBeLessThanOrEqual(layout.treeScroll!.right);
+    // The listening socket is the first row, inside the table's scroll box (not clipped by it).
+    expect(layout.firstRowText).toContain(`127.0.0.1:${tree.port} LISTEN`);
+    expect(layout.sharedRow!.bottom).toBeLessThanOrEqual(layout.fdScroll!.bottom);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'status-page-1280x900.png') });
+  });
+
+  it('shows the fork moment of a --trace-forks server: five stages, with reference counts', async () => {
+    const server: RunningServer = await startServer('examples/hello.ts', ['-k', 'fork', '--trace-forks', '--trace-pause', '500']);
+    cleanups.push(() => server.stop('SIGINT'));
+    const status = await startStatusServer(server.pid, '127.0.0.1', 0);
+    cleanups.push(() => status.close());
+    const page = await open(status.url);
+    const res = await fetch(`${server.url}/`, { signal: AbortSignal.timeout(15_000) });
+    expect(res.status).toBe(200);
+    await res.text();
+    const row = page.locator('#forks tbody tr[data-socket]').first();
+    await row.locator('td[data-stage="reaped"].seen').waitFor({ timeout: 10_000 });
+    for (const stage of ['accepted', 'forked', 'parent-closed', 'child-exited', 'reaped']) {
+      await expect(row.locator(`td[data-stage="${stage}"]`).getAttribute('class')).resolves.toContain('seen');
+    }
+    const child = Number(await row.getAttribute('data-child'));
+    expect(child).toBeGreaterThan(0);
+    await expect(row.locator('td[data-stage="accepted"] .note').textContent()).resolves.toMatch(new RegExp(`^1 ref: ${server.pid}/fd \\d+$`));
+    await expect(row.locator('td[data-stage="forked"] .note').textContent()).resolves.toMatch(new RegExp(`^2 refs: (${server.pid}|${child})/fd \\d+, (${server.pid}|${child})/fd \\d+$`));
+    await expect(row.locator('td[data-stage="parent-closed"] .note').textContent()).resolves.toMatch(new RegExp(`^1 ref: ${child}/fd \\d+$`));
+    await expect(row.locator('td[data-stage="child-exited"] .note').textContent()).resolves.toBe('exited 0, zombie');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'status-page-fork-moment.png') });
   });
 
   it('shows a fork-engine server and its connection children', async () => {

@@ -13,7 +13,6 @@
 
 namespace forkserve {
 
-Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st);  // posix_glue.cc
 
 static int OptInt(Napi::Object o, const char* key, int def) {
   Napi::Value v = o.Get(key);
@@ -184,6 +183,20 @@ class JsForkEvents : public engine::ForkLoopEvents {
   }
   void OnForkFailed(int err) override { Report(err, "fork"); }
   void OnAcceptFailed(int err) override { Report(err, "accept"); }
+  void OnTrace(const engine::TraceEvent& ev) override {
+    if (on_trace_.IsEmpty()) return;
+    static const char* const kStages[] = {"accepted", "forked", "parent-closed", "child-exited"};
+    Napi::HandleScope scope(env_);
+    Napi::Object o = Napi::Object::New(env_);
+    o.Set("stage", kStages[static_cast<int>(ev.stage)]);
+    o.Set("child", ev.child);
+    o.Set("fd", ev.fd);
+    o.Set("peer", ev.stage == engine::TraceStage::kChildExited ? env_.Null() : Napi::Value(AddressObject(env_, ev.peer)));
+    o.Set("status", ev.stage == engine::TraceStage::kChildExited ? Napi::Value(WaitStatusObject(env_, ev.status)) : env_.Null());
+    on_trace_.Call({o});
+    nodefork::HeapMayHaveChanged();
+  }
+  void SetOnTrace(Napi::Function f) { on_trace_ = f; }
   void OnSuccessorExited(const posix::WaitStatus& st) override {
     if (on_successor_.IsEmpty()) return;
     Napi::HandleScope scope(env_);
@@ -198,12 +211,14 @@ class JsForkEvents : public engine::ForkLoopEvents {
     nodefork::HeapMayHaveChanged();
   }
   Napi::Env env_;
-  Napi::Function on_reaped_, on_error_, on_successor_;
+  Napi::Function on_reaped_, on_error_, on_successor_, on_trace_;
   bool report_clean_exits_;
 };
 
-// forkLoop(listenFds: number | number[], { maxChildren, gracefulTimeoutMs, reportCleanExits, successor, oldMaster },
-//          onReaped, onError, onSuccessorExited?)
+// forkLoop(listenFds: number | number[], { maxChildren, gracefulTimeoutMs, reportCleanExits, successor, oldMaster,
+//          pauseOnWinch, tracePauseMs }, onReaped, onError, onSuccessorExited?, onTrace?)
+//   onTrace({ stage: 'accepted' | 'forked' | 'parent-closed' | 'child-exited', child, fd, peer, status })
+//   is called for each stage of each connection when tracePauseMs > 0 (engine::TraceEvent).
 //   -> { role: 'child', fd, address } in the child,
 //      { role: 'parent', event: 'stopped' | 'upgrade' | 'reload' | 'pause' | 'reopen', stopSignal } in the parent.
 static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
@@ -219,10 +234,13 @@ static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
     opt.successor = OptInt(o, "successor", 0);
     opt.old_master = OptInt(o, "oldMaster", 0);
     opt.pause_on_winch = OptBool(o, "pauseOnWinch", false);
+    opt.trace_pause_ms = OptInt(o, "tracePauseMs", 0);
+    if (opt.trace_pause_ms < 0) ThrowRangeError(env, "tracePauseMs must be >= 0");
   }
   if (!info[2].IsFunction() || !info[3].IsFunction()) ThrowTypeError(env, "onReaped and onError must be functions");
   Napi::Function on_successor = info.Length() > 4 && info[4].IsFunction() ? info[4].As<Napi::Function>() : Napi::Function();
   JsForkEvents events(env, info[2].As<Napi::Function>(), info[3].As<Napi::Function>(), on_successor, report_clean);
+  if (info.Length() > 5 && info[5].IsFunction()) events.SetOnTrace(info[5].As<Napi::Function>());
   // The parent runs no event loop until the loop returns: its platform
   // threads stay parked across the forks, and its heap is advised once.
   nodefork::BeginForkLoop();

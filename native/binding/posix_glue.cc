@@ -15,21 +15,13 @@
 
 #include "binding/addon.h"
 #include "binding/errors.h"
+#include "binding/values.h"
 #include "node/fork_hooks.h"
 #include "node/platform_park.h"
 #include "posix/signals.h"
 #include "posix/sys.h"
 
 namespace forkserve {
-
-static Napi::Object AddressObject(Napi::Env env, const posix::SockAddr& a) {
-  Napi::Object o = Napi::Object::New(env);
-  const char* family = a.family == AF_INET ? "IPv4" : a.family == AF_INET6 ? "IPv6" : a.family == AF_UNIX ? "unix" : "unknown";
-  o.Set("family", family);
-  o.Set("address", a.host);
-  o.Set("port", a.port);
-  return o;
-}
 
 // Returns the Buffer argument i or throws TypeError.
 static Napi::Buffer<char> ArgBuffer(const Napi::CallbackInfo& info, size_t i) {
@@ -218,19 +210,6 @@ static Napi::Value Fork(const Napi::CallbackInfo& info) {
     }
   }
   return Napi::Number::New(env, pid);
-}
-
-Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("pid", st.pid);
-  o.Set("exited", st.exited);
-  o.Set("exitCode", st.exited ? Napi::Value(Napi::Number::New(env, st.exit_code)) : env.Null());
-  o.Set("signaled", st.signaled);
-  const char* name = st.signaled ? posix::SignalName(st.signal) : nullptr;
-  o.Set("signal", name ? Napi::Value(Napi::String::New(env, name)) : env.Null());
-  o.Set("coreDumped", st.core_dumped);
-  o.Set("stopped", st.stopped);
-  return o;
 }
 
 static Napi::Value WaitPid(const Napi::CallbackInfo& info) {

@@ -1,8 +1,11 @@
 #include "binding/values.h"
 
+#include <sys/socket.h>
+
 #include <string>
 
 #include "binding/errors.h"
+#include "posix/signals.h"
 
 namespace forkserve {
 
@@ -45,6 +48,28 @@ engine::Limits LimitsFrom(Napi::Env env, Napi::Value v) {
   if (!pp.IsUndefined() && !pp.IsBoolean()) ThrowTypeError(env, "The \"proxyProtocol\" option must be a boolean");
   if (pp.IsBoolean()) l.proxy_protocol = pp.As<Napi::Boolean>().Value();
   return l;
+}
+
+Napi::Object AddressObject(Napi::Env env, const posix::SockAddr& a) {
+  Napi::Object o = Napi::Object::New(env);
+  const char* family = a.family == AF_INET ? "IPv4" : a.family == AF_INET6 ? "IPv6" : a.family == AF_UNIX ? "unix" : "unknown";
+  o.Set("family", family);
+  o.Set("address", a.host);
+  o.Set("port", a.port);
+  return o;
+}
+
+Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", st.pid);
+  o.Set("exited", st.exited);
+  o.Set("exitCode", st.exited ? Napi::Value(Napi::Number::New(env, st.exit_code)) : env.Null());
+  o.Set("signaled", st.signaled);
+  const char* name = st.signaled ? posix::SignalName(st.signal) : nullptr;
+  o.Set("signal", name ? Napi::Value(Napi::String::New(env, name)) : env.Null());
+  o.Set("coreDumped", st.core_dumped);
+  o.Set("stopped", st.stopped);
+  return o;
 }
 
 }  // namespace forkserve

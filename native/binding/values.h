@@ -6,6 +6,7 @@
 #include "engine/conn.h"
 #include "engine/file_send.h"
 #include "posix/files.h"
+#include "posix/sys.h"
 
 namespace forkserve {
 
@@ -31,5 +32,13 @@ Napi::Object FileObject(Napi::Env env, int fd, const posix::FileStat& st);
 // size, mtimeSec, mtimeNsec, ino, dev } (an open file's shape plus the byte
 // range). Throws TypeError/RangeError on misuse; the fd is not closed then.
 engine::FileSegment FileSegmentFrom(Napi::Env env, Napi::Value v);
+
+// Returns a socket address as JS sees one: { family: 'IPv4' | 'IPv6' | 'unix'
+// | 'unknown', address, port } (port 0 and the path as address for AF_UNIX).
+Napi::Object AddressObject(Napi::Env env, const posix::SockAddr& a);
+
+// Returns a waitpid(2) status as JS sees one (RawWaitStatus in
+// src/native.ts): { pid, exited, exitCode, signaled, signal, coreDumped, stopped }.
+Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st);
 
 }  // namespace forkserve

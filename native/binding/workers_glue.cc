@@ -4,6 +4,7 @@
 
 #include "binding/addon.h"
 #include "binding/errors.h"
+#include "binding/values.h"
 #include "engine/accept.h"
 #include "engine/heartbeat.h"
 #include "engine/prefork.h"
@@ -12,7 +13,6 @@
 
 namespace forkserve {
 
-Napi::Object WaitStatusObject(Napi::Env env, const posix::WaitStatus& st);  // posix_glue.cc
 
 // The slot of this process when it is a prefork worker.
 static engine::WorkerSlot* g_slot = nullptr;

@@ -85,6 +85,38 @@ static int WaitForEvent(const std::vector<int>* listen_fds, int timeout_ms) {
   return -1;
 }
 
+// --trace-forks: reports one stage of the connection fd.
+static void Trace(ForkLoopEvents* events, TraceStage stage, pid_t child, int fd, const posix::SockAddr& peer) {
+  TraceEvent ev;
+  ev.stage = stage;
+  ev.child = child;
+  ev.fd = fd;
+  ev.peer = peer;
+  events->OnTrace(ev);
+}
+
+// --trace-forks: lets pause_ms pass, waking for signals without taking
+// them (they are looked at when the loop goes on).
+static void TracePause(int pause_ms) {
+  int64_t deadline = NowMs() + pause_ms;
+  for (int64_t left = pause_ms; left > 0; left = deadline - NowMs()) {
+    WaitForEvent(nullptr, static_cast<int>(left));
+    DrainWakePipe();
+  }
+}
+
+// --trace-forks: before the children that exited are reaped, reports the
+// first one as the zombie it is (waitid WNOWAIT leaves it one) and lets it
+// stay a zombie for a pause.
+static void TraceExit(const ForkLoopOptions& opt, ForkLoopEvents* events) {
+  TraceEvent ev;
+  ev.stage = TraceStage::kChildExited;
+  if (posix::PeekExited(&ev.status) <= 0 || !g_children.count(ev.status.pid)) return;
+  ev.child = ev.status.pid;
+  events->OnTrace(ev);
+  TracePause(opt.trace_pause_ms);
+}
+
 static void KillChildren(int sig) {
   for (pid_t pid : g_children) kill(pid, sig);
 }
@@ -173,8 +205,12 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
   // is reset); the kernel queues no more meanwhile (posix::StopQueueing).
   bool draining = false;
   size_t drain_at = 0;  // the listener being drained: accepted from until EAGAIN, then the next
+  const bool trace = opt.trace_pause_ms > 0;
   for (;;) {
-    if (posix::SignalTake(SIGCHLD)) ReapChildren(events);
+    if (posix::SignalTake(SIGCHLD)) {
+      if (trace) TraceExit(opt, events);
+      ReapChildren(events);
+    }
     int stop = posix::SignalTake(SIGTERM) ? SIGTERM
                : posix::SignalTake(SIGINT) ? SIGINT
                : posix::SignalTake(SIGQUIT) ? SIGQUIT : 0;
@@ -221,6 +257,10 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       }
       continue;
     }
+    if (trace) {
+      Trace(events, TraceStage::kAccepted, 0, conn, peer);
+      TracePause(opt.trace_pause_ms);
+    }
     pid_t pid = posix::Fork();
     if (pid == 0) {
       // The child: it serves one connection and owes nothing to the loop.
@@ -260,7 +300,12 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
     }
     g_children.insert(pid);
     if (draining) res.drained++;
+    if (trace) {
+      Trace(events, TraceStage::kForked, pid, conn, peer);
+      TracePause(opt.trace_pause_ms);
+    }
     posix::Close(conn);  // the child has its own copy; ours would keep the client waiting
+    if (trace) Trace(events, TraceStage::kParentClosed, pid, conn, peer);
   }
   // A stop gives the signals back. kUpgrade, kPause, kReload and kReopen keep this
   // loop's handlers while the caller works: a signal then (a SIGHUP right

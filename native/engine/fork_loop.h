@@ -21,6 +21,27 @@ struct ForkLoopOptions {
   // SIGWINCH is ignored unless set: a terminal sends it to its foreground group on every
   // resize (gunicorn honours it only when daemonized).
   bool pause_on_winch = false;
+  // --trace-forks: > 0 makes each stage of a connection's life last this
+  // long, so an observer (forkserve watch, the status page) sees every one
+  // of them, and reports each stage (ForkLoopEvents::OnTrace). A lesson
+  // mode: it serves about one connection per 3 pauses.
+  int trace_pause_ms = 0;
+};
+
+// The stages of one connection in the fork engine, as --trace-forks reports them.
+enum class TraceStage {
+  kAccepted,      // accept(2) returned fd: only the parent holds the connected socket
+  kForked,        // fork(2): parent and child hold one open file description (2 references)
+  kParentClosed,  // the parent closed its copy: only the child holds it (1 reference)
+  kChildExited,   // the child exited: the socket is closed; the child is a zombie until reaped
+};
+
+struct TraceEvent {
+  TraceStage stage = TraceStage::kAccepted;
+  pid_t child = 0;            // kForked and later
+  int fd = -1;                // the parent's descriptor of the connection (kAccepted .. kParentClosed)
+  posix::SockAddr peer;       // kAccepted .. kParentClosed
+  posix::WaitStatus status;   // kChildExited: how it ended (waitid WNOWAIT: not reaped yet)
 };
 
 // What the parent reports while it runs (called on the calling thread).
@@ -32,6 +53,8 @@ class ForkLoopEvents {
   virtual void OnAcceptFailed(int neg_errno) = 0;
   // The new master (options.successor) exited: this one is the server again.
   virtual void OnSuccessorExited(const posix::WaitStatus& status) = 0;
+  // A stage of a connection, when options.trace_pause_ms > 0.
+  virtual void OnTrace(const TraceEvent& event) { (void)event; }
 };
 
 struct ForkLoopResult {

@@ -312,6 +312,24 @@ pid_t WaitPid(pid_t pid, int options, WaitStatus* st) {
   return r;
 }
 
+pid_t PeekExited(WaitStatus* st) {
+  siginfo_t info;
+  memset(&info, 0, sizeof info);
+  if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0) return -errno;
+  *st = WaitStatus();
+  st->pid = info.si_pid;  // 0: none has exited (WNOHANG)
+  if (info.si_pid == 0) return 0;
+  if (info.si_code == CLD_EXITED) {
+    st->exited = true;
+    st->exit_code = info.si_status;
+  } else {
+    st->signaled = true;
+    st->signal = info.si_status;
+    st->core_dumped = info.si_code == CLD_DUMPED;
+  }
+  return info.si_pid;
+}
+
 int Kill(pid_t pid, int sig) { return Result(kill(pid, sig)); }
 
 int GetRLimit(int resource, int64_t* soft, int64_t* hard) {

@@ -98,6 +98,10 @@ struct WaitStatus {
 // waitpid(2): returns the pid (0 with WNOHANG and nothing to reap) and fills
 // *status, or -errno (ECHILD when there are no children, EINTR).
 pid_t WaitPid(pid_t pid, int options, WaitStatus* status);
+// waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT): an exited child, left a
+// zombie (not reaped). Returns its pid with *status filled, 0 when no child
+// has exited, or -errno (-ECHILD: no children). POSIX waitid(3p).
+pid_t PeekExited(WaitStatus* status);
 // kill(2): returns 0 or -errno.
 int Kill(pid_t pid, int sig);
 // The resident set size of pid in bytes, shared pages included (Linux:

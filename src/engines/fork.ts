@@ -36,6 +36,33 @@ export function defaultMaxChildren(): number {
   return Math.max(1, Math.min(MAX_CHILDREN_CAP, byProcs, byMemory));
 }
 
+/** One stage of a connection under --trace-forks (engine::TraceEvent, native/engine/fork_loop.h). */
+interface TraceEvent {
+  stage: 'accepted' | 'forked' | 'parent-closed' | 'child-exited';
+  child: number;
+  fd: number;
+  peer: { family: string; address: string; port: number } | null;
+  status: RawWaitStatus | null;
+}
+
+/** The log line of one --trace-forks stage: what the kernel holds now, in the course's words. */
+function traceLine(ev: TraceEvent): string {
+  const peer = ev.peer ? (ev.peer.family === 'unix' ? 'a unix socket peer' : formatHostPort(ev.peer.address, ev.peer.port)) : '';
+  switch (ev.stage) {
+    case 'accepted':
+      return `Trace: accept(2) returned fd ${ev.fd} for ${peer}: only the parent holds the connected socket (1 reference)`;
+    case 'forked':
+      return `Trace: fork(2) made child ${ev.child}: its copy of fd ${ev.fd} and the parent's are one open file description (2 references)`;
+    case 'parent-closed':
+      return `Trace: the parent closed its fd ${ev.fd}: only child ${ev.child} holds the socket (1 reference)`;
+    case 'child-exited': {
+      const st = ev.status!;
+      const how = st.exited ? `exited ${st.exitCode}` : `was killed by ${st.signal}`;
+      return `Trace: child ${ev.child} ${how}: the kernel closed its descriptors, the socket is gone; it is a zombie until the parent reaps it`;
+    }
+  }
+}
+
 type ChildResult = { role: 'child'; fd: number; address: { address: string; port: number }; listener: number };
 type ParentResult = { role: 'parent'; event: 'stopped' | 'upgrade' | 'reload' | 'pause' | 'reopen'; stopSignal: string | null; drained: number };
 
@@ -49,18 +76,24 @@ async function parentLoop(ctx: EngineContext): Promise<ChildResult | undefined> 
   const { log, options, master } = ctx;
   const forkLoop = native.forkLoop as (
     fds: number[],
-    opts: { maxChildren: number; gracefulTimeoutMs: number; reportCleanExits: boolean; successor: number; oldMaster: number; pauseOnWinch: boolean },
+    opts: { maxChildren: number; gracefulTimeoutMs: number; reportCleanExits: boolean; successor: number; oldMaster: number; pauseOnWinch: boolean; tracePauseMs: number },
     onReaped: (st: RawWaitStatus) => void,
     onError: (err: Error) => void,
     onSuccessorExited: (st: RawWaitStatus) => void,
+    onTrace: (ev: TraceEvent) => void,
   ) => ChildResult | ParentResult;
+  const tracePauseMs = options.traceForksMs ?? 0;
+  if (tracePauseMs > 0) log.info(`Tracing forks (--trace-forks): each stage of a connection lasts ${tracePauseMs} ms`);
   const maxChildren = options.maxChildren ?? defaultMaxChildren();
   log.info(maxChildren > 0 ? `At most ${maxChildren} children at once (--max-children)` : 'No bound on children (--max-children 0)');
   const reasons = new ReapReasons();
   const onReaped = (st: RawWaitStatus) => {
     const how = reasons.describe(st, options.timeout ?? 30);
+    if (tracePauseMs > 0) log.info(`Trace: reaped child ${st.pid} with waitpid(-1, WNOHANG): ${how}; the zombie is gone`);
     // One child per connection: a clean exit is per-request detail (--log-level debug); any other is an error, with its reason.
-    if (st.exited && st.exitCode === 0) log.debug?.(`Reaped child ${st.pid}: ${how}`);
+    if (st.exited && st.exitCode === 0) {
+      if (tracePauseMs === 0) log.debug?.(`Reaped child ${st.pid}: ${how}`);
+    }
     else if (st.exited && st.exitCode === WATCHDOG_EXIT) log.error(`Reaped child ${st.pid}: ${how}: the request watchdog ended it (--timeout ${options.timeout ?? 30} s)`);
     else log.error(`Reaped child ${st.pid}: ${how}`);
   };
@@ -70,10 +103,11 @@ async function parentLoop(ctx: EngineContext): Promise<ChildResult | undefined> 
       ctx.listenFds,
       // A clean exit is logged only at --log-level debug: otherwise the native loop does not call back at all.
       {
-        maxChildren, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000, reportCleanExits: log.debug !== undefined && log.debugEnabled !== false,
-        successor: master?.successor ?? 0, oldMaster: master?.oldMaster ?? 0, pauseOnWinch: master?.pauseOnWinch ?? false,
+        maxChildren, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000,
+        reportCleanExits: tracePauseMs > 0 || (log.debug !== undefined && log.debugEnabled !== false),
+        successor: master?.successor ?? 0, oldMaster: master?.oldMaster ?? 0, pauseOnWinch: master?.pauseOnWinch ?? false, tracePauseMs,
       },
-      onReaped, onError, (st) => master?.successorExited(st),
+      onReaped, onError, (st) => master?.successorExited(st), (ev) => log.info(traceLine(ev)),
     );
     if (r.role === 'child') return r;
     switch (r.event) {
@@ -108,6 +142,8 @@ export async function runFork(ctx: EngineContext): Promise<void> {
   // An AF_UNIX peer has no address: the title says the family instead.
   const peer = r.address.address ? formatHostPort(r.address.address, r.address.port) : 'unix';
   process.title = `forkserve: child [${peer}]`;
+  // --trace-forks: the parent closes its copy one pause after the fork; the child waits a pause more, so that stage shows too.
+  if (options.traceForksMs) await new Promise((resolve) => setTimeout(resolve, 2 * options.traceForksMs!));
   let code = 0;
   const timeoutSeconds = options.timeout ?? 30;
   const { app } = ctx;

@@ -7,6 +7,12 @@ import type { HttpLimits } from './connection.js';
 export interface EngineOptions extends HttpLimits {
   /** fork: most children alive at once; the parent waits for one to exit before accepting again. 0: no bound. */
   maxChildren?: number;
+  /**
+   * fork: a lesson mode (--trace-forks). > 0: each stage of each connection
+   * (accepted, forked, parent closed, child exited) is logged and lasts this
+   * many ms, so an observer sees it. Absent or 0: off.
+   */
+  traceForksMs?: number;
   /** Seconds a request may run before its process is stopped (503 if nothing was sent). Default 30. */
   timeout?: number;
   /** Seconds in-flight requests get after SIGTERM. Default 30. */

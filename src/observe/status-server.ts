@@ -16,11 +16,14 @@ import { sharedAcrossProcesses } from './group.js';
 import { renderMetrics } from './metrics.js';
 import { launchObserver } from './launch.js';
 import { describeGone, TreeTracker, type GoneProcess, type TrackedProcess, type TreeSnapshot } from './tracker.js';
+import { ForkTimeline, type ForkConnection } from './timeline.js';
 
 /** How often the history of counts is sampled, ms. */
 export const HISTORY_INTERVAL_MS = 500;
 /** How much history is kept, ms. */
 export const HISTORY_SPAN_MS = 120_000;
+/** Up to this many processes, every sample reads all descriptors, for the fork-moment timeline. */
+const TIMELINE_MAX_PROCESSES = 64;
 
 /** One process of /api/snapshot. */
 export interface StatusProcess extends TrackedProcess {
@@ -49,6 +52,8 @@ export interface StatusSnapshot {
   history: Array<{ t: number; children: number; zombies: number }>;
   /** The last descendants seen going away, newest first, with `description` saying what is inferred. */
   reaped: Array<GoneProcess & { description: string }>;
+  /** The fork moment: the last connections the root accepted and the stages seen of each (timeline.ts), newest first. */
+  forks: ForkConnection[];
   /** An error of the last look at the tree (e.g. EACCES), else null. */
   error: string | null;
 }
@@ -68,6 +73,9 @@ function withDescriptors(p: TrackedProcess): StatusProcess {
 
 class Observer {
   private readonly tracker: TreeTracker;
+  private readonly timeline: ForkTimeline;
+  /** The processes of the last sample with their descriptors, when it read them (a small tree). */
+  private lastProcesses: StatusProcess[] | null = null;
   private readonly history: StatusSnapshot['history'] = [];
   private last: TreeSnapshot | null = null;
   private error: string | null = null;
@@ -76,6 +84,7 @@ class Observer {
 
   constructor(readonly pid: number) {
     this.tracker = new TreeTracker(pid, { exclude: [process.pid], keep: 12 });
+    this.timeline = new ForkTimeline(pid, { keep: 6 });
   }
 
   /** One look at the tree; also a history point. Never throws after the first look. */
@@ -89,6 +98,12 @@ class Observer {
       this.error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       return this.last;
     }
+    // A small tree's descriptors are read on every sample: the fork moment's stages are seen from them.
+    this.lastProcesses = null;
+    if (!this.last.gone && this.last.processes.length <= TIMELINE_MAX_PROCESSES) {
+      this.lastProcesses = this.last.processes.map(withDescriptors);
+      this.timeline.observe(this.last.time, this.lastProcesses);
+    }
     const t = this.last.time.getTime();
     if (!this.last.gone) this.history.push({ t, children: this.last.children, zombies: this.last.zombies });
     while (this.history.length > 0 && this.history[0]!.t < t - HISTORY_SPAN_MS) this.history.shift();
@@ -97,7 +112,7 @@ class Observer {
 
   snapshot(): StatusSnapshot {
     const snap = this.sample()!;
-    const processes = snap.processes.map(withDescriptors);
+    const processes = this.lastProcesses ?? snap.processes.map(withDescriptors);
     const lists: Array<[number, Descriptor[]]> = [];
     for (const p of processes) if (p.descriptors) lists.push([p.pid, p.descriptors]);
     const shared = [...sharedAcrossProcesses(lists)].map(([identity, refs]) => ({ identity, refs }));
@@ -112,6 +127,7 @@ class Observer {
       shared,
       history: [...this.history],
       reaped: snap.recentlyGone.map((g) => ({ ...g, description: describeGone(g) })),
+      forks: this.timeline.connections(),
       error: this.error,
     };
   }
@@ -347,17 +363,23 @@ const PAGE = String.raw`<!doctype html>
   header .zombies b { color: #ff8a80; }
   #conn { margin-left: auto; font-size: 12px; color: #c5cad3; }
   #conn.bad { color: #ffb4a9; }
-  main { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 16px; padding: 16px 20px; }
-  section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; min-width: 0; }
-  section.wide { grid-column: 1 / -1; }
+  /* Two columns that fit 1280x900 without scrolling: the tree over the chart, the descriptors over the fork moment and the reaped list. */
+  main { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 12px; padding: 12px 16px; align-items: start; }
+  .col { display: flex; flex-direction: column; gap: 12px; min-width: 0; }
+  section { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; min-width: 0; }
   h2 { font-size: 14px; margin: 0 0 8px; }
   h2 small { font-weight: normal; color: var(--muted); }
-  table { border-collapse: collapse; width: 100%; font: 12.5px/1.35 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+  table { border-collapse: collapse; width: 100%; table-layout: fixed; font: 12.5px/1.35 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+  td { overflow: hidden; text-overflow: ellipsis; }
   th, td { text-align: left; padding: 3px 8px 3px 4px; border-bottom: 1px solid var(--line); vertical-align: top; }
   th { color: var(--muted); font-weight: 600; position: sticky; top: 0; background: var(--card); }
   td.state { white-space: nowrap; }
   td.state .note { white-space: normal; }
-  td.cmd { white-space: pre; overflow: hidden; text-overflow: ellipsis; max-width: 300px; }
+  td.cmd { white-space: pre; }
+  #tree col.pid { width: 62px; } #tree col.state { width: 132px; } #tree col.fds { width: 40px; } #tree col.shared { width: 74px; }
+  #fds col.fd { width: 34px; } #fds col.type { width: 60px; } #fds col.mode { width: 40px; } #fds col.identity { width: 92px; }
+  #fds td:last-child { white-space: normal; overflow-wrap: anywhere; }
+  #forks col.peer { width: 150px; } #forks td { white-space: normal; } #forks td.stage.seen { background: #ecfdf3; } #forks td.stage.missed { color: var(--muted); }
   td.swatches { white-space: nowrap; }
   td.swatches .swatch { width: 8px; height: 8px; margin-right: 2px; }
   #tree tbody tr { cursor: pointer; }
@@ -378,7 +400,9 @@ const PAGE = String.raw`<!doctype html>
   .legend i { display: inline-block; width: 14px; height: 3px; vertical-align: middle; margin-right: 4px; }
   ul#reaped { margin: 0; padding-left: 18px; font-size: 13px; }
   ul#reaped li { margin: 2px 0; }
-  .scroll { max-height: 70vh; overflow: auto; }
+  .scroll { max-height: 300px; overflow-y: auto; overflow-x: hidden; }
+  #fdscroll { max-height: 330px; }
+  #chart svg { max-height: 170px; }
   @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 </style>
 </head>
@@ -389,31 +413,45 @@ const PAGE = String.raw`<!doctype html>
   <div id="conn">connecting…</div>
 </header>
 <main>
+  <div class="col">
   <section>
     <h2>Process tree <small>(click a row to see its descriptors)</small></h2>
-    <div class="scroll"><table id="tree"><thead><tr><th>PID</th><th>PPID</th><th>STATE</th><th>FDS</th><th>COMMAND</th><th>SHARED</th></tr></thead><tbody></tbody></table></div>
+    <div class="scroll"><table id="tree"><colgroup><col class="pid"><col class="pid"><col class="state"><col class="fds"><col><col class="shared"></colgroup>
+      <thead><tr><th>PID</th><th>PPID</th><th>STATE</th><th>FDS</th><th>COMMAND</th><th>SHARED</th></tr></thead><tbody></tbody></table></div>
     <p id="excluded" class="muted"></p>
-  </section>
-  <section>
-    <h2>Descriptors of <select id="proc" aria-label="process"></select> <small id="fdcount"></small></h2>
-    <div><table id="fds"><thead><tr><th>FD</th><th>TYPE</th><th>MODE</th><th>IDENTITY</th><th>DETAILS</th></tr></thead><tbody></tbody></table></div>
-    <p class="muted">Colored rows: the same open object (same device:inode) is also held by another process of the tree, by fork() inheritance, fd passing or dup().</p>
   </section>
   <section>
     <h2>Children and zombies <small>(last 2 minutes)</small></h2>
     <div id="chart"></div>
     <div class="legend"><span><i style="background:#2f6fde"></i>children</span><span><i style="background:#d92d20"></i>zombies</span></div>
   </section>
+  </div>
+  <div class="col">
+  <section>
+    <h2>Descriptors of <select id="proc" aria-label="process"></select> <small id="fdcount"></small></h2>
+    <div class="scroll" id="fdscroll"><table id="fds"><colgroup><col class="fd"><col class="type"><col class="mode"><col class="identity"><col></colgroup>
+      <thead><tr><th>FD</th><th>TYPE</th><th>MODE</th><th>IDENTITY</th><th>DETAILS</th></tr></thead><tbody></tbody></table></div>
+    <p class="muted">Colored rows: one open file description held by two or more processes of the tree (fork() copies the table; SCM_RIGHTS passes one); the count is the kernel's reference count. Sockets come first.
+      <label><input type="checkbox" id="showall"> show the standard streams and /dev/null</label> (every process inherits them).</p>
+  </section>
+  <section>
+    <h2>The fork moment <small>(each connection the parent accepted; run the server with --trace-forks to see every stage)</small></h2>
+    <table id="forks"><colgroup><col class="peer"><col><col><col><col><col></colgroup>
+      <thead><tr><th>CONNECTION</th><th>ACCEPTED</th><th>FORKED</th><th>PARENT CLOSED</th><th>CHILD EXITED</th><th>REAPED</th></tr></thead>
+      <tbody><tr><td colspan="6" class="muted">no connection seen yet</td></tr></tbody></table>
+  </section>
   <section>
     <h2>Last children seen going away <small>(inferred by comparing successive looks at the tree)</small></h2>
     <ul id="reaped"><li class="muted">none seen yet</li></ul>
   </section>
+  </div>
 </main>
 <script>
 "use strict";
 const POLL_MS = 500, SPAN_MS = 120000;
 const colorOf = new Map();
-let selected = null, lastSnap = null, stopped = false, lastTablesKey = "", lastReapedKey = "";
+let selected = null, lastSnap = null, stopped = false, lastTablesKey = "", lastReapedKey = "", lastForksKey = "";
+const STAGES = ["accepted", "forked", "parent-closed", "child-exited", "reaped"];
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -520,8 +558,14 @@ function renderDescriptors(s, refsOf) {
     body.append(el("tr", {}, el("td", { colspan: "5", class: "note" }, "Descriptors not readable (" + (p.descriptorsError || "unknown") + ").")));
     return;
   }
-  count.textContent = "(" + p.descriptors.length + " open)";
-  for (const d of p.descriptors) {
+  // Sockets first (listening, then connected), then the rest by number; the standard streams and /dev/null folded unless asked for.
+  const rank = (d) => (d.socket && d.socket.state === "LISTEN" ? 0 : d.type === "socket" ? 1 : 2);
+  const showAll = document.getElementById("showall").checked;
+  const folded = (d) => !showAll && (d.fd <= 2 || d.target === "/dev/null");
+  const list = p.descriptors.filter((d) => !folded(d)).sort((a, b) => rank(a) - rank(b) || a.fd - b.fd);
+  const hidden = p.descriptors.length - list.length;
+  count.textContent = "(" + p.descriptors.length + " open" + (hidden ? ", " + hidden + " folded" : "") + ")";
+  for (const d of list) {
     // The group this very descriptor belongs to (one open file description), if any.
     const group = refsOf.get(p.pid + "/" + d.fd);
     const refs = group && group.refs;
@@ -571,6 +615,26 @@ function renderReaped(s) {
     clock(new Date(g.noticedAt).getTime()) + "  PID " + g.pid + " (" + g.command + "): " + g.description)));
 }
 
+// One row per connection; a cell per stage: when it was first seen, and the reference count then.
+function renderForks(s) {
+  const body = document.querySelector("#forks tbody");
+  if (!s.forks.length) { body.replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "muted" }, "no connection seen yet"))); return; }
+  body.replaceChildren(...s.forks.map((c) => {
+    const t0 = c.stages.length ? new Date(c.stages[0].at).getTime() : 0;
+    const cells = STAGES.map((name) => {
+      const st = c.stages.find((x) => x.stage === name);
+      if (!st) return el("td", { class: "stage missed", "data-stage": name }, "–");
+      const t = new Date(st.at).getTime();
+      const when = st === c.stages[0] ? clock(t) : "+" + ((t - t0) / 1000).toFixed(1) + " s";
+      const what = name === "child-exited" ? (st.exitStatus ? exitText(st.exitStatus) + ", zombie" : "zombie")
+        : name === "reaped" ? "gone" : st.holders.length + " ref" + (st.holders.length > 1 ? "s" : "") + ": " + st.holders.map((h) => h.pid + "/fd " + h.fd).join(", ");
+      return el("td", { class: "stage seen", "data-stage": name }, when, el("div", { class: "note" }, what));
+    });
+    return el("tr", { "data-socket": c.socket, "data-child": c.child === null ? "" : c.child },
+      el("td", {}, c.peer, el("div", { class: "note" }, c.child ? "child " + c.child : "")), ...cells);
+  }));
+}
+
 function render(s) {
   if (!s) return;
   lastSnap = s;
@@ -592,6 +656,11 @@ function render(s) {
     renderDescriptors(s, refsOf);
   }
   renderChart(s);
+  const forksKey = JSON.stringify(s.forks);
+  if (forksKey !== lastForksKey) {
+    lastForksKey = forksKey;
+    renderForks(s);
+  }
   const reapedKey = JSON.stringify(s.reaped);
   if (reapedKey !== lastReapedKey) {
     lastReapedKey = reapedKey;
@@ -599,6 +668,7 @@ function render(s) {
   }
 }
 
+document.getElementById("showall").addEventListener("change", () => { lastTablesKey = ""; render(lastSnap); });
 document.getElementById("proc").addEventListener("change", (e) => { selected = Number(e.target.value); render(lastSnap); });
 
 async function tick() {

@@ -8,7 +8,11 @@ import { stateLabel } from './format.js';
 import { launchObserver } from './launch.js';
 import { describeExit, describeGone, TreeTracker, type TreeSnapshot, type TrackedProcess } from './tracker.js';
 import { figuresLine, treeFigures } from './metrics.js';
-import { descriptors } from '../observe.js';
+import { descriptors, type Descriptor } from '../observe.js';
+import { describeForkConnection, ForkTimeline, type ForkConnection } from './timeline.js';
+
+/** Up to this many processes, each look reads every descriptor, for the fork-moment lines. */
+const TIMELINE_MAX_PROCESSES = 64;
 
 export interface WatchOptions {
   /** Time between two looks, ms. Default 1000, at least 50. */
@@ -96,7 +100,7 @@ function fit(line: string, width: number): string {
  */
 export function renderWatchFrame(
   snap: TreeSnapshot,
-  opts: { intervalMs: number; color?: boolean; width?: number; height?: number; figures?: string } = { intervalMs: 1000 },
+  opts: { intervalMs: number; color?: boolean; width?: number; height?: number; figures?: string; forks?: ForkConnection[] } = { intervalMs: 1000 },
 ): string[] {
   const c = opts.color ? ANSI : PLAIN;
   const lines: string[] = [];
@@ -145,6 +149,11 @@ export function renderWatchFrame(
     lines.push(...table);
   }
 
+  if (opts.forks?.length) {
+    lines.push('');
+    lines.push(c.bold('The fork moment') + c.dim(' (each connection the parent accepted, newest first; --trace-forks makes every stage last):'));
+    for (const f of opts.forks.slice(0, 3)) lines.push(`  ${describeForkConnection(f)}`);
+  }
   lines.push('');
   if (snap.recentlyGone.length === 0) {
     lines.push(c.dim('No child seen going away yet. (Inferred by comparing successive looks at the tree.)'));
@@ -176,6 +185,23 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
+ * The processes of a look with their descriptors: every process's in a
+ * small tree (the fork-moment lines need them), else the root's only (its
+ * listening sockets, for the figures line). Unreadable ones stay without.
+ */
+function withDescriptors(snap: TreeSnapshot): Array<TrackedProcess & { descriptors: Descriptor[] | null }> {
+  const all = snap.processes.length <= TIMELINE_MAX_PROCESSES;
+  return snap.processes.map((p, i) => {
+    if (p.zombie || (i !== 0 && !all)) return { ...p, descriptors: null };
+    try {
+      return { ...p, descriptors: descriptors(p.pid) };
+    } catch {
+      return { ...p, descriptors: null };
+    }
+  });
+}
+
+/**
  * A live view of the process tree under `pid`, redrawn every `intervalMs`
  * until the process is gone, `iterations` frames were drawn, or
  * `opts.signal` aborts. On a TTY it redraws in place (cursor home, each line
@@ -186,19 +212,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * @throws `ESRCH` if `pid` does not exist at the first look; `ENOSYS` where
  *   forkserve/observe is not implemented.
  */
-/** The figures line of a live tree: the root's descriptors give its listening sockets (none if they cannot be read). */
-function figuresOf(snap: TreeSnapshot): string {
-  const processes = snap.processes.map((p, i) => {
-    if (i !== 0) return p;
-    try {
-      return { ...p, descriptors: descriptors(p.pid) };
-    } catch {
-      return p;
-    }
-  });
-  return figuresLine(treeFigures(snap.pid, processes));
-}
-
 export async function watch(pid: number, opts: WatchOptions = {}): Promise<void> {
   const out = opts.out ?? process.stdout;
   const intervalMs = Math.max(50, opts.intervalMs ?? 1000);
@@ -206,12 +219,16 @@ export async function watch(pid: number, opts: WatchOptions = {}): Promise<void>
   const tty = out.isTTY === true;
   const color = tty && (opts.color ?? !('NO_COLOR' in process.env));
   const tracker = new TreeTracker(pid);
+  const timeline = new ForkTimeline(pid, { keep: 3 });
   let first = true;
   try {
     for (let i = 0; i < iterations && !opts.signal?.aborted; i++) {
       const snap = tracker.sample();
+      const looked = snap.gone ? [] : withDescriptors(snap);
+      const forks = snap.gone ? timeline.connections() : timeline.observe(snap.time, looked);
       const lines = renderWatchFrame(snap, {
-        figures: snap.gone ? undefined : figuresOf(snap),
+        figures: snap.gone ? undefined : figuresLine(treeFigures(snap.pid, looked)),
+        forks,
         intervalMs,
         color,
         width: tty ? out.columns : undefined,

@@ -113,6 +113,21 @@ export async function waitFor<T>(cond: () => T, timeoutMs = 5000, stepMs = 20): 
   return v;
 }
 
+/**
+ * Waits (bounded) until probe() gives a value that is not undefined, null
+ * or false (0 and '' count as values), and returns it; probe may be async.
+ * Throws "timed out after MS ms waiting for WHAT" when the time is up.
+ */
+export async function until<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, ms = 5000, stepMs = 20): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== null && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
 /** Sends raw bytes on a new TCP connection and returns everything read until the server closes (bounded). */
 export async function rawRequest(port: number, data: string | Buffer, timeoutMs = 5000): Promise<string> {
   const net = await import('node:net');
