@@ -8,6 +8,9 @@ import path from 'node:path';
 import { SystemError } from './errors.js';
 
 export interface RawAddress { family: 'IPv4' | 'IPv6' | 'unix' | 'unknown'; address: string; port: number }
+/** Why a worker or fork child ended (engine::counters::Reap, src/engines/reap-reason.ts). */
+export type ReapReason = 'exited' | 'failed' | 'timeout' | 'memory' | 'oom' | 'signal';
+
 export interface RawWaitStatus {
   pid: number; exited: boolean; exitCode: number | null; signaled: boolean;
   signal: string | null; coreDumped: boolean; stopped: boolean;
@@ -91,6 +94,14 @@ export interface NativeBinding {
   openBeneath(dirFd: number, path: Buffer | string, followSymlinks?: boolean): RawOpenFile;
   listDir(fd: number): Array<[string, 'file' | 'directory' | 'other']>;
   reapChildren(onReaped: (status: RawWaitStatus) => void): number;
+  /** The master's shared counters (native/engine/counters.h): their memfd, -1 without one (macOS). Throws SystemError. */
+  countersCreate(): number;
+  /** A response sent with this status, counted for /metrics. */
+  countResponse(status: number): void;
+  /** A reaped process, counted for /metrics by its reason. */
+  countReap(reason: ReapReason): void;
+  /** A request answered 503 for running past --timeout, counted for /metrics. */
+  countTimeout(): void;
   [key: string]: unknown;
 }
 

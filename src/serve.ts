@@ -15,6 +15,7 @@ import { createLogger, reopenOnSigusr1, type LogFiles, type LogLevel, type Logge
 import { close, getpid, type SockAddr } from './posix.js';
 import os from 'node:os';
 import cluster from 'node:cluster';
+import { native } from './native.js';
 import { runFork } from './engines/fork.js';
 import { runIterative } from './engines/iterative.js';
 import { runPrefork } from './engines/prefork.js';
@@ -128,6 +129,16 @@ export async function serve(app: App | RequestListener | StaticApp, options: Ser
   // SIGUSR2 means an upgrade (its default action would end the master)
   // until the engine takes the signal over.
   if (master.ownPidFile) fs.writeFileSync(master.ownPidFile, `${getpid()}\n`);
+  // The counters /metrics reads (requests by status class, reaps by reason,
+  // timeouts: native/engine/counters.h), shared with every process forked
+  // from here. The node engine's workers are exec'd by node:cluster: they do not share them.
+  if (engine !== 'node') {
+    try {
+      native.countersCreate();
+    } catch (err) {
+      log.error(`No request counters for /metrics: ${(err as Error).message}`);
+    }
+  }
   sigaction('SIGUSR2', () => (engine === 'iterative'
     ? log.error('SIGUSR2 ignored: the iterative engine serves one connection at a time and has no binary upgrade (use fork, prefork, poll or node)')
     : master.upgrade()));

@@ -50,6 +50,16 @@ function statusWithHost(port: number, host: string): Promise<number> {
 }
 
 /** Polls async `probe` every 100 ms until it returns a truthy value; throws after `ms`. */
+/** Asserts that `promtool check metrics` (Debian's prometheus) accepts a /metrics body. */
+async function promtoolOk(body: string): Promise<void> {
+  const check = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  check.stdout.on('data', (d) => (out += d));
+  check.stderr.on('data', (d) => (out += d));
+  check.stdin.end(body);
+  expect(await new Promise((resolve) => check.on('exit', resolve)), out).toBe(0);
+}
+
 async function getJson(url: string): Promise<{ status: number; headers: Headers; body: string }> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   return { status: res.status, headers: res.headers, body: await res.text() };
@@ -131,12 +141,7 @@ describe.skipIf(!linux)('status server /metrics', () => {
       };
       const sample = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"=.[\]]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
       const body = await metrics();
-      const check = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      check.stdout.on('data', (d) => (out += d));
-      check.stderr.on('data', (d) => (out += d));
-      check.stdin.end(body);
-      expect(await new Promise((resolve) => check.on('exit', resolve)), out).toBe(0);
+      await promtoolOk(body);
       expect(sample(body, 'forkserve_processes{role="master"}')).toBe(1);
       expect(sample(body, 'forkserve_processes{role="worker"}')).toBe(2);
       expect(sample(body, 'forkserve_zombies')).toBe(0);
@@ -159,6 +164,59 @@ describe.skipIf(!linux)('status server /metrics', () => {
       await server.stop();
     }
   }, 30_000);
+});
+
+describe.skipIf(!linux)('/metrics: the master\'s own counters', () => {
+  const sample = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"=.[\]]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+  /** The status line of one raw request (the HTTP core's own error responses included). */
+  function statusOf(port: number, request: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write(request));
+      let got = '';
+      s.on('data', (d) => (got += d));
+      s.on('error', reject);
+      s.on('close', () => resolve(got.split('\r\n')[0]!));
+    });
+  }
+
+  it.each(['prefork', 'fork'] as const)('%s: responses by status class, timeouts and reaps by reason, counted in every process', async (engine) => {
+    const server = await startServer(`${FIXTURES}/apps.ts:slow`, ['--engine', engine, '--workers', '2', '--timeout', '1', '--no-access-log']);
+    const status = await startStatusServer(server.pid, '127.0.0.1', 0);
+    try {
+      if (engine === 'prefork') await until('two workers', () => childPids(server.pid).length === 2, 15_000);
+      for (let i = 0; i < 4; i++) expect(await statusOf(server.port, 'GET /?ms=0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toBe('HTTP/1.1 200 OK');
+      expect(await statusOf(server.port, 'GET /?ms=0 HTTP/1.1\r\nConnection: close\r\n\r\n')).toBe('HTTP/1.1 400 Bad Request'); // no Host: the core's 400
+      expect(await statusOf(server.port, 'GET /?ms=4000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toBe('HTTP/1.1 503 Service Unavailable'); // past --timeout 1
+      if (engine === 'prefork') {
+        const [victim] = childPids(server.pid);
+        process.kill(victim!, 'SIGKILL');
+        await until('the killed worker replaced', () => childPids(server.pid).length === 2 && !childPids(server.pid).includes(victim!), 15_000);
+      }
+      const want = engine === 'prefork'
+        ? { '2xx': 4, '4xx': 1, '5xx': 1, timeouts: 1, exited: 0, timeout: 0, signal: 1 }
+        // fork: a child per connection; the one past --timeout is ended by the request watchdog (exit 124).
+        : { '2xx': 4, '4xx': 1, '5xx': 1, timeouts: 1, exited: 5, timeout: 1, signal: 0 };
+      const body = await until('the counters to add up', async () => {
+        const text = (await getJson(`${status.url}metrics`)).body;
+        return sample(text, 'forkserve_reaps_total{reason="exited"}') === want.exited && sample(text, 'forkserve_reaps_total{reason="signal"}') === want.signal
+          && sample(text, 'forkserve_reaps_total{reason="timeout"}') === want.timeout ? text : null;
+      }, 10_000, 100);
+      await promtoolOk(body);
+      expect(sample(body, 'forkserve_http_responses_total{code="2xx"}')).toBe(want['2xx']);
+      expect(sample(body, 'forkserve_http_responses_total{code="4xx"}')).toBe(want['4xx']);
+      expect(sample(body, 'forkserve_http_responses_total{code="5xx"}')).toBe(want['5xx']);
+      expect(sample(body, 'forkserve_http_responses_total{code="3xx"}')).toBe(0);
+      expect(sample(body, 'forkserve_request_timeouts_total')).toBe(want.timeouts);
+      for (const r of ['failed', 'memory', 'oom']) expect(sample(body, `forkserve_reaps_total{reason="${r}"}`)).toBe(0);
+      // Only the master holds the counters' descriptor: no process of the tree shares it.
+      const snap = JSON.parse((await getJson(`${status.url}api/snapshot`)).body) as StatusSnapshot;
+      const holders = snap.processes.filter((p) => p.descriptors?.some((d) => d.target.startsWith('/memfd:forkserve-counters')));
+      expect(holders.map((p) => p.pid)).toEqual([server.pid]);
+    } finally {
+      await status.close();
+      await server.stop('SIGINT');
+    }
+  }, 40_000);
 });
 
 describe.skipIf(!linux)('forkserve status (statusMain)', () => {

@@ -102,13 +102,14 @@ describe.skipIf(!linux)('watch', () => {
     }
   });
 
-  it('shows the figures /metrics serves: RSS by role and each listener\'s accept queue', async () => {
+  it('shows the figures /metrics serves: RSS by role, each listener\'s accept queue, the master\'s counters', async () => {
     const server = await startServer(`${FIXTURES}/apps.ts:echo`, ['--engine', 'prefork', '--workers', '2', '--no-access-log']);
     cleanups.push(() => server.stop());
     await waitFor(() => childPids(server.pid).length === 2, 15_000);
+    for (let i = 0; i < 2; i++) expect((await fetch(`${server.url}/`, { headers: { connection: 'close' } })).status).toBe(200);
     const out = sink();
     await watch(server.pid, { out, iterations: 1 });
-    expect(out.text()).toMatch(new RegExp(`^RSS master \\d+ MiB, 2 workers \\d+ MiB   accept queue 127\\.0\\.0\\.1:${server.port} 0$`, 'm'));
+    expect(out.text()).toMatch(new RegExp(`^RSS master \\d+ MiB, 2 workers \\d+ MiB   accept queue 127\\.0\\.0\\.1:${server.port} 0   responses 2xx 2   reaped 0   timeouts 0$`, 'm'));
   });
 
   it('throws ESRCH for a pid that does not exist', async () => {

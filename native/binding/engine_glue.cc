@@ -7,6 +7,7 @@
 #include "binding/values.h"
 #include "node/fork_hooks.h"
 #include "engine/conn.h"
+#include "engine/counters.h"
 #include "engine/fork_loop.h"
 #include "engine/watchdog.h"
 #include "posix/signals.h"
@@ -176,7 +177,8 @@ class JsForkEvents : public engine::ForkLoopEvents {
   JsForkEvents(Napi::Env env, Napi::Function on_reaped, Napi::Function on_error, Napi::Function on_successor, bool report_clean_exits)
       : env_(env), on_reaped_(on_reaped), on_error_(on_error), on_successor_(on_successor), report_clean_exits_(report_clean_exits) {}
   void OnReaped(const posix::WaitStatus& st) override {
-    if (!report_clean_exits_ && st.exited && st.exit_code == 0) return;
+    // Not reported: counted here (JS counts what it is told of: ReapReasons).
+    if (!report_clean_exits_ && st.exited && st.exit_code == 0) return engine::counters::Reaped(engine::counters::kExited);
     Napi::HandleScope scope(env_);
     on_reaped_.Call({WaitStatusObject(env_, st)});
     nodefork::HeapMayHaveChanged();
@@ -289,7 +291,46 @@ static Napi::Value Reap(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, engine::ReapChildren(&events));
 }
 
+// countersCreate() -> fd: the master's shared counters (engine/counters.h),
+// before anything forks; -1 where the region has no descriptor (macOS).
+// Throws a SystemError (memfd_create, mmap) if it cannot be made.
+static Napi::Value CountersCreate(const Napi::CallbackInfo& info) {
+  int fd = engine::counters::Create();
+  if (fd < -1) ThrowSystemError(info.Env(), fd, "memfd_create");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// countResponse(status): a response sent with this status (node:http apps; native engines count their own).
+static Napi::Value CountResponse(const Napi::CallbackInfo& info) {
+  engine::counters::Response(ArgInt(info, 0, "status"));
+  return info.Env().Undefined();
+}
+
+// countReap(reason): 'exited' | 'failed' | 'timeout' | 'memory' | 'oom' | 'signal'. TypeError for another.
+static Napi::Value CountReap(const Napi::CallbackInfo& info) {
+  static const char* const kReasons[] = {"exited", "failed", "timeout", "memory", "oom", "signal"};
+  std::string r = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  for (int i = 0; i < engine::counters::kReapReasons; i++) {
+    if (r == kReasons[i]) {
+      engine::counters::Reaped(static_cast<engine::counters::Reap>(i));
+      return info.Env().Undefined();
+    }
+  }
+  ThrowTypeError(info.Env(), "reason must be one of exited, failed, timeout, memory, oom, signal");
+  return info.Env().Undefined();
+}
+
+// countTimeout(): a request answered 503 for running past --timeout.
+static Napi::Value CountTimeout(const Napi::CallbackInfo& info) {
+  engine::counters::Timeout();
+  return info.Env().Undefined();
+}
+
 void InitEngine(Napi::Env env, Napi::Object exports) {
+  exports.Set("countersCreate", Napi::Function::New(env, CountersCreate, "countersCreate"));
+  exports.Set("countResponse", Napi::Function::New(env, CountResponse, "countResponse"));
+  exports.Set("countReap", Napi::Function::New(env, CountReap, "countReap"));
+  exports.Set("countTimeout", Napi::Function::New(env, CountTimeout, "countTimeout"));
   exports.Set("Connection", Connection::Define(env));
   exports.Set("forkLoop", Napi::Function::New(env, ForkLoop, "forkLoop"));
   exports.Set("watchdog", Napi::Function::New(env, Watchdog, "watchdog"));

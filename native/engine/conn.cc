@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "engine/counters.h"
 #include "engine/stop.h"
 #include "engine/watchdog.h"
 #include "posix/sys.h"
@@ -71,6 +72,7 @@ ReadResult Connection::Reject(int status, int* out) {
   *out = status;
   std::string resp = http::ErrorResponse(status, http::StartsWithHead(buf_.data() + start_, end_ - start_));
   posix::WriteAll(fd_, resp.data(), resp.size());
+  counters::Response(status);
   keep_alive_ = false;
   return ReadResult::kRejected;
 }
@@ -228,6 +230,7 @@ bool Connection::BeginResponse(const http::ResponseHead& head, int64_t body_leng
   chunked_out_ = fr.chunked;
   send_body_ = fr.send_body;
   WatchdogResponseStarted();
+  counters::Response(head.status);
   return true;
 }
 

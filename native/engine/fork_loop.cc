@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "http/response.h"
+#include "engine/counters.h"
 #include "engine/stop.h"
 #include "posix/signals.h"
 
@@ -266,6 +267,7 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       // The child: it serves one connection and owes nothing to the loop.
       for (int fd : opt.listen_fds) posix::Close(fd);
       CloseWakePipe();
+      counters::CloseInChild();
       // A SIGTERM for this child (a stop, a SIGWINCH) may come before its
       // own handler exists: the loop's handler then counted it, or the
       // default action would end the child with its connection unanswered.
@@ -293,6 +295,7 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
     if (pid < 0) {
       std::string resp = http::ErrorResponse(503);
       posix::WriteAll(conn, resp.data(), resp.size());
+      counters::Response(503);
       posix::Close(conn);
       events->OnForkFailed(pid);
       WaitForEvent(nullptr, 10);  // EAGAIN: give exiting children a moment

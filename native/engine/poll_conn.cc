@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/counters.h"
+
 namespace engine {
 
 static constexpr size_t kInitialInput = 4096;   // most request heads fit
@@ -185,6 +187,7 @@ bool PollConn::QueueHead(const http::ResponseHead& head, int64_t body_length, bo
   chunked_out = fr.chunked;
   send_body = fr.send_body;
   body_bytes = 0;
+  counters::Response(head.status);
   return true;
 }
 

@@ -1,4 +1,5 @@
 #include "engine/poll_loop.h"
+#include "engine/counters.h"
 #include "engine/stop.h"
 
 #include <arpa/inet.h>
@@ -466,6 +467,7 @@ void PollLoop::Reject(PollConn* c, int status) {
   if (c->closed) return;
   DeadlineList::Unlink(c);
   std::string resp = http::ErrorResponse(status, http::StartsWithHead(c->in, c->in_end));
+  counters::Response(status);
   c->keep_alive = false;
   c->must_linger = true;  // the rest of a bad request may be on its way
   Piece p[1] = {{resp.data(), resp.size()}};

@@ -1,5 +1,7 @@
 #include "engine/prefork.h"
 
+#include "engine/counters.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -255,6 +257,7 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
         posix::SignalReset(SIGUSR1, /*ignore=*/true);
         close(g_wake[0]);
         close(g_wake[1]);
+        counters::CloseInChild();
         g_slots[slot].pid = getpid();
         res.kind = PreforkResult::kWorker;
         res.slot = slot;

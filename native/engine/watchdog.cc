@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/counters.h"
+
 namespace engine {
 
 static volatile sig_atomic_t g_fd = -1;
@@ -21,7 +23,9 @@ static void OnAlarm(int) {
   if (g_fd >= 0 && !g_started) {
     ssize_t r = write(g_fd, k503, sizeof k503 - 1);
     (void)r;
+    counters::Response(503);
   }
+  counters::Timeout();
   _exit(kWatchdogExit);
 }
 

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -328,6 +329,34 @@ pid_t PeekExited(WaitStatus* st) {
     st->core_dumped = info.si_code == CLD_DUMPED;
   }
   return info.si_pid;
+}
+
+void* SharedMemory(const char* name, size_t size, int* fd) {
+#ifdef __linux__
+  int f = memfd_create(name, MFD_CLOEXEC);
+  if (f < 0) {
+    *fd = -errno;
+    return nullptr;
+  }
+  if (ftruncate(f, static_cast<off_t>(size)) < 0) {
+    *fd = -errno;
+    close(f);
+    return nullptr;
+  }
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+  if (p == MAP_FAILED) {
+    *fd = -errno;
+    close(f);
+    return nullptr;
+  }
+  *fd = f;
+  return p;
+#else
+  (void)name;
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANON, -1, 0);
+  *fd = p == MAP_FAILED ? -errno : -1;
+  return p == MAP_FAILED ? nullptr : p;
+#endif
 }
 
 int Kill(pid_t pid, int sig) { return Result(kill(pid, sig)); }

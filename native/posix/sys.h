@@ -102,6 +102,12 @@ pid_t WaitPid(pid_t pid, int options, WaitStatus* status);
 // zombie (not reaped). Returns its pid with *status filled, 0 when no child
 // has exited, or -errno (-ECHILD: no children). POSIX waitid(3p).
 pid_t PeekExited(WaitStatus* status);
+// Memory shared with every process forked after it: a MAP_SHARED mapping of
+// `size` zeroed bytes. On Linux it is a memfd_create(2) file named `name`
+// (close-on-exec), whose descriptor goes to *fd, so another process may read
+// it through /proc/PID/fd/N; elsewhere an anonymous mapping (*fd = -1).
+// Returns the mapping, or nullptr with *fd = -errno.
+void* SharedMemory(const char* name, size_t size, int* fd);
 // kill(2): returns 0 or -errno.
 int Kill(pid_t pid, int sig);
 // The resident set size of pid in bytes, shared pages included (Linux:

@@ -15,6 +15,7 @@ import net from 'node:net';
 import { isThenable } from '../apps/body.js';
 import { INTERNAL_ERROR, TIMED_OUT } from '../apps/responses.js';
 import type { Logger } from '../log.js';
+import { native } from '../native.js';
 import type { EngineOptions } from './types.js';
 
 export interface ListenerOptions {
@@ -51,12 +52,14 @@ export function guardListener(listener: http.RequestListener, log: Logger, opts:
     const timer = timeoutMs > 0 ? setTimeout(() => {
       if (res.headersSent) return;
       log.error(`Request timed out (--timeout ${timeoutMs / 1000} s): ${req.method} ${req.url}: answered 503`);
+      native.countTimeout();
       res.on('error', () => {}); // the app's later writes are dropped
       res.writeHead(TIMED_OUT.status, TIMED_OUT.headers).end(TIMED_OUT.body);
     }, timeoutMs) : undefined;
     timer?.unref();
     res.once('close', () => {
       clearTimeout(timer);
+      if (res.headersSent) native.countResponse(res.statusCode); // /metrics (native/engine/counters.h)
       const length = Number(res.getHeader('content-length'));
       log.access({
         remote: (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''), method: req.method ?? '-', target: req.url ?? '-',

@@ -180,6 +180,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
       if (now - w.started < timeoutMs) break;  // the rest started later
       waiting.delete(connId);
       log.error(`Request timed out (--timeout ${timeoutMs / 1000} s): ${w.req.method} ${w.req.target}: answered 503`);
+      native.countTimeout();
       logAccess(w.req, 503, server.respond(connId, TIMED_OUT.status, undefined, TIMED_OUT.headers, TIMED_OUT.body as Buffer));
     }
   }, Math.min(1000, timeoutMs));

@@ -12,7 +12,7 @@
  */
 import { native } from '../native.js';
 import { _exit, getpid, kill } from '../posix.js';
-import { describeStatus, reopenLogs, reopenOnSigusr1 } from '../log.js';
+import { reopenLogs, reopenOnSigusr1 } from '../log.js';
 import { runPoll } from './poll.js';
 import { holdStopSignals } from '../signals.js';
 import { ReapReasons } from './reap-reason.js';
@@ -32,7 +32,7 @@ export function requestBudget(maxRequests = 0, jitter = 0): number {
  * A worker runs the poll engine (native/engine/poll_loop.cc) on the shared
  * listening socket, nginx's model: each worker multiplexes its persistent
  * connections, so a few workers serve many keep-alive clients. It beats
- * every second from the event loop: a worker whose JS is stuck stops
+ * every second (twice per --timeout when that is shorter) from the event loop: a worker whose JS is stuck stops
  * beating and the master kills it. After its request budget it sends itself
  * SIGTERM, the poll engine's graceful stop: requests in flight finish.
  */
@@ -62,7 +62,10 @@ async function runWorker(ctx: EngineContext, slot: number): Promise<number> {
       counted();
       return res;
     } };
-  const beat = setInterval(() => heartbeat(), 1000);
+  // Twice per --timeout at least (gunicorn's notify interval is timeout / 2): a worker beating once a second
+  // would be killed by a --timeout 1 master between two beats.
+  const timeoutMs = (options.timeout ?? 30) * 1000;
+  const beat = setInterval(() => heartbeat(), timeoutMs > 0 ? Math.max(100, Math.min(1000, timeoutMs / 2)) : 1000);
   try {
     // A SIGTERM that came while the worker started (the master kept it
     // counted) reaches the poll engine's handler once it exists.
@@ -81,8 +84,9 @@ export async function runPrefork(ctx: EngineContext): Promise<void> {
   const callbacks = {
     onSpawned: () => {},
     onReaped: (st: RawWaitStatus, expected: boolean) => {
-      if (expected && st.exited) log.info(`Worker ${st.pid} exited: ${describeStatus(st)}`);
-      else log.error(`Worker ${st.pid} ${reasons.describe(st, timeoutSeconds)}${expected ? '' : '; replacing it'}`);
+      const how = reasons.reaped(st, timeoutSeconds);
+      if (expected && st.exited) log.info(`Worker ${st.pid} exited: ${how}`);
+      else log.error(`Worker ${st.pid} ${how}${expected ? '' : '; replacing it'}`);
     },
     onTimeout: (pid: number) => {
       reasons.killedForTimeout(pid);
@@ -93,7 +97,10 @@ export async function runPrefork(ctx: EngineContext): Promise<void> {
       ? 'SIGWINCH: stopping every worker gracefully; the listening sockets stay open (SIGHUP starts workers again)'
       : `Number of workers: ${n}`),
     onSuccessorExited: (st: RawWaitStatus) => upgrade?.successorExited(st),
-    onRecycled: (pid: number, rss: number) => log.info(`Worker ${pid} uses ${Math.round(rss / 2 ** 20)} MiB, over --max-worker-rss ${options.maxWorkerRssMiB} MiB: replacing it gracefully`),
+    onRecycled: (pid: number, rss: number) => {
+      reasons.recycledForMemory(pid);
+      log.info(`Worker ${pid} uses ${Math.round(rss / 2 ** 20)} MiB, over --max-worker-rss ${options.maxWorkerRssMiB} MiB: replacing it gracefully`);
+    },
   };
   // The count wanted: SIGTTIN/SIGTTOU/SIGWINCH change it natively, and it is passed back as left.
   let workers = options.workers ?? 2;

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { describeStatus } from '../log.js';
-import type { RawWaitStatus } from '../native.js';
+import { native, type RawWaitStatus, type ReapReason } from '../native.js';
 
 /**
  * The OOM kills counted in this process's memory cgroup so far, or
@@ -39,9 +39,13 @@ export function oomKillCount(): number | undefined {
   return undefined;
 }
 
-/** Tells reaped processes' reasons apart; one per master. */
+/** The exit status of a fork child the request watchdog ended (native/engine/watchdog.h, timeout(1)'s). */
+export const WATCHDOG_EXIT = 124;
+
+/** Tells reaped processes' reasons apart, and counts each reap by reason for /metrics; one per master. */
 export class ReapReasons {
   private readonly timedOut = new Set<number>();
+  private readonly recycled = new Set<number>();
   private oomKills = oomKillCount();
 
   /** The master is about to SIGKILL pid for its --timeout (`seconds` without a heartbeat). */
@@ -49,22 +53,41 @@ export class ReapReasons {
     this.timedOut.add(pid);
   }
 
+  /** The master asked pid to finish and exit for --max-worker-rss. */
+  recycledForMemory(pid: number): void {
+    this.recycled.add(pid);
+  }
+
   /**
-   * How pid ended, with its reason: "killed by SIGKILL: the master's
-   * --timeout kill (no heartbeat for 30 s)", "killed by SIGKILL: the
-   * kernel's OOM killer (memory cgroup oom_kill 3)", else describeStatus's
-   * "exited 1", "killed by SIGSEGV (core dumped)".
+   * Records that pid was reaped: counts it by reason (forkserve_reaps_total
+   * in /metrics, native/engine/counters.h) and returns how it ended, with
+   * its reason: "killed by SIGKILL: the master's --timeout kill (no
+   * heartbeat for 30 s)", "killed by SIGKILL: the kernel's OOM killer
+   * (memory cgroup oom_kill 3)", "exited 124: the request watchdog", else
+   * describeStatus's "exited 1", "killed by SIGSEGV (core dumped)".
    */
-  describe(st: RawWaitStatus, timeoutSeconds: number): string {
+  reaped(st: RawWaitStatus, timeoutSeconds: number): string {
+    const { reason, how } = this.classify(st, timeoutSeconds);
+    native.countReap(reason);
+    return how;
+  }
+
+  private classify(st: RawWaitStatus, timeoutSeconds: number): { reason: ReapReason; how: string } {
     const how = describeStatus(st);
-    if (this.timedOut.delete(st.pid)) return `${how}: the master's --timeout kill (no heartbeat for ${timeoutSeconds} s)`;
+    if (this.timedOut.delete(st.pid)) return { reason: 'timeout', how: `${how}: the master's --timeout kill (no heartbeat for ${timeoutSeconds} s)` };
+    if (this.recycled.delete(st.pid)) return { reason: 'memory', how: `${how}: replaced for --max-worker-rss` };
+    if (st.exited) {
+      if (st.exitCode === 0) return { reason: 'exited', how };
+      if (st.exitCode === WATCHDOG_EXIT) return { reason: 'timeout', how: `${how}: the request watchdog ended it (--timeout ${timeoutSeconds} s)` };
+      return { reason: 'failed', how };
+    }
     if (st.signaled && st.signal === 'SIGKILL') {
       const now = oomKillCount();
       if (now !== undefined && this.oomKills !== undefined && now > this.oomKills) {
         this.oomKills = now;
-        return `${how}: the kernel's OOM killer (memory cgroup oom_kill ${now})`;
+        return { reason: 'oom', how: `${how}: the kernel's OOM killer (memory cgroup oom_kill ${now})` };
       }
     }
-    return how;
+    return { reason: 'signal', how };
   }
 }
