@@ -60,7 +60,7 @@ Options:
                            logged and lasts --trace-pause MS (default 1500), so forkserve watch
                            and the status page show it (docs/lessons.md, "The fork moment")
       --max-requests-jitter N  prefork: up to N more, chosen per worker
-      --max-worker-rss MIB prefork: replace a worker, gracefully, once its resident set passes
+      --max-worker-rss MIB prefork, node: replace a worker, gracefully, once its resident set passes
                            MIB (checked each second; shared pages count; default 0: never)
   -t, --timeout S          a request running longer gets 503 if nothing was sent (fork:
                            its child is ended; poll, prefork: the connection closes);

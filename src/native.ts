@@ -96,6 +96,8 @@ export interface NativeBinding {
   reapChildren(onReaped: (status: RawWaitStatus) => void): number;
   /** The master's shared counters (native/engine/counters.h): their memfd, -1 without one (macOS). Throws SystemError. */
   countersCreate(): number;
+  /** The resident set of pid in bytes (posix::ResidentBytes: /proc/PID/statm, proc_pidinfo), null when it is gone. */
+  residentBytes(pid: number): number | null;
   /** A response sent with this status, counted for /metrics. */
   countResponse(status: number): void;
   /** A reaped process, counted for /metrics by its reason. */

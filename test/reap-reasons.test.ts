@@ -58,8 +58,8 @@ describe('reap reasons', () => {
 });
 
 describe('--max-worker-rss', () => {
-  it('replaces a worker whose resident set passes the bound, gracefully: no failed request under wrk', async () => {
-    server = await startServer(`${apps}:grow`, ['--engine', 'prefork', '--workers', '2', '--max-worker-rss', '250', '--no-access-log']);
+  it.each(['prefork', 'node'])('%s: replaces a worker whose resident set passes the bound, gracefully: no failed request under wrk', async (engine) => {
+    server = await startServer(`${apps}:grow`, ['--engine', engine, '--workers', '2', '--max-worker-rss', '250', '--no-access-log']);
     const s = server;
     await waitFor(() => childPids(s.pid).length === 2);
     const before = childPids(s.pid);
@@ -73,6 +73,6 @@ describe('--max-worker-rss', () => {
     expect(counts.requests, counts.output).toBeGreaterThan(100);
     expect(counts.socketErrors, counts.output).toBe(0);
     expect(counts.non2xx, counts.output).toBe(0);
-    expect(s.stderr()).toContain(`Worker ${grown} exited: exited 0`);
+    expect(await waitFor(() => s.stderr().includes(`Worker ${grown} exited: exited 0: replaced for --max-worker-rss`), 5000), s.stderr()).toBe(true);
   }, 30_000);
 });

@@ -14,6 +14,8 @@ import { writeResponse } from './node-response.js';
 import { createHttpServer, guardListener, type ListenerOptions } from './listener.js';
 import type { EngineContext } from './types.js';
 import { reopenOnSigusr1 } from '../log.js';
+import { native } from '../native.js';
+import { ReapReasons } from './reap-reason.js';
 
 /**
  * The server of one process: a Node request listener as it is (guarded:
@@ -114,11 +116,36 @@ async function runPrimary(ctx: EngineContext, workers: number): Promise<void> {
     }
   };
   for (let i = 0; i < workers; i++) spawn();
+  const reasons = new ReapReasons();
+  const timeoutSeconds = ctx.options.timeout ?? 30;
   cluster.on('exit', (worker, code, signal) => {
-    if (retiring.delete(worker.id) || stopping) return;
-    log.error(`Worker ${worker.process.pid} ${signal ? `killed by ${signal}` : `exited ${code}`}: replacing it`);
+    const pid = worker.process.pid ?? 0;
+    const how = reasons.reaped({ pid, exited: signal === null, exitCode: signal === null ? code : null, signaled: signal !== null, signal, coreDumped: false, stopped: false }, timeoutSeconds);
+    if (retiring.delete(worker.id) || stopping) {
+      if (recycled.delete(pid)) log.info(`Worker ${pid} exited: ${how}`);
+      return;
+    }
+    log.error(`Worker ${pid} ${how}: replacing it`);
     spawn();
   });
+  // --max-worker-rss: a worker past the bound gets a successor, then finishes its requests and exits (as prefork's, checked each second).
+  const recycled = new Set<number>();
+  const boundBytes = (ctx.options.maxWorkerRssMiB ?? 0) * 2 ** 20;
+  const rssCheck = boundBytes > 0 ? setInterval(() => {
+    for (const w of Object.values(cluster.workers ?? {})) {
+      const pid = w?.process.pid;
+      if (!w || !pid || retiring.has(w.id) || stopping || paused) continue;
+      const rss = native.residentBytes(pid);
+      if (rss === null || rss <= boundBytes) continue;
+      log.info(`Worker ${pid} uses ${Math.round(rss / 2 ** 20)} MiB, over --max-worker-rss ${ctx.options.maxWorkerRssMiB} MiB: replacing it gracefully`);
+      reasons.recycledForMemory(pid);
+      recycled.add(pid);
+      spawn();
+      retiring.add(w.id);
+      w.process.kill('SIGTERM'); // closeGracefully: its requests in flight finish
+    }
+  }, 1000) : undefined;
+  rssCheck?.unref();
   const onUpgrade = () => master?.upgrade();
   const onWinch = () => {
     if (!master?.pauseOnWinch || paused) return;
@@ -158,6 +185,7 @@ async function runPrimary(ctx: EngineContext, workers: number): Promise<void> {
   process.off('SIGWINCH', onWinch);
   process.off('SIGHUP', onHup);
   clearInterval(keepAlive);
+  clearInterval(rssCheck);
   unwatch?.();
 }
 

@@ -24,7 +24,7 @@ export interface EngineOptions extends HttpLimits {
   /** prefork: up to this many more requests, chosen per worker, so workers do not restart together. */
   maxRequestsJitter?: number;
   /**
-   * prefork: a worker whose resident set passes this many MiB (shared
+   * prefork and node: a worker whose resident set passes this many MiB (shared
    * pages included, as /proc/PID/statm counts them) finishes its requests
    * and is replaced, checked each second (uWSGI's reload-on-rss). 0 or
    * absent: no bound.

@@ -31,7 +31,7 @@ const label = (v: string | number) => String(v).replace(/\\/g, '\\\\').replace(/
 
 /** Resident bytes (posix::ResidentBytes: /proc/PID/statm, proc_pidinfo on macOS), or undefined when gone. */
 function residentBytes(pid: number): number | undefined {
-  return (native.residentBytes as (pid: number) => number | null)(pid) ?? undefined;
+  return native.residentBytes(pid) ?? undefined;
 }
 
 /** One metric family: HELP, TYPE, then its samples. */
