@@ -40,7 +40,7 @@ export function have(program) {
 export function cmakeBuild(target, { toolchain = 'default', quiet = false } = {}) {
   const out = path.join(root, 'build-cmake', toolchain);
   const args = [cmakeJs, 'build', '--directory', root, '--out', out, '--target', target, '--log-level', 'warn'];
-  if (toolchain === 'clang') args.push('--CDCMAKE_C_COMPILER=clang');
+  if (toolchain === 'clang') args.push('--CDCMAKE_C_COMPILER=clang', '--CDCMAKE_CXX_COMPILER=clang++');
   const r = spawnSync(process.execPath, args, {
     cwd: root,
     env: cmakeJsEnv(),

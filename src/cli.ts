@@ -54,6 +54,10 @@ Options:
       --max-children N     fork: at most N children at once; at the bound, accepting waits for
                            an exit (default: half of RLIMIT_NPROC, half the memory at 1 MiB per
                            child, at most 4096; 0: no bound)
+      --fork-after WHEN    fork: head (default): a connection gets its child once its request
+                           head has come, read by the parent without blocking (a slow client
+                           holds a descriptor, not a process; --headers-timeout applies);
+                           accept: right after accept(2), the course's server
       --trace-forks        fork: a lesson mode. Each stage of a connection (accepted: the parent
                            holds the socket; forked: parent and child hold it, 2 references; the
                            parent closed its copy; the child exited, a zombie until reaped) is
@@ -197,6 +201,7 @@ async function run(argv: string[]): Promise<number> {
       workers: { type: 'string', short: 'w' },
       'max-requests': { type: 'string' },
       'trace-forks': { type: 'boolean' },
+      'fork-after': { type: 'string' },
       'trace-pause': { type: 'string' },
       'max-requests-jitter': { type: 'string' },
       'max-worker-rss': { type: 'string' },
@@ -257,6 +262,9 @@ async function run(argv: string[]): Promise<number> {
   if (values['trace-forks'] && engine !== 'fork') throw new UsageError(`--trace-forks traces the fork engine's accept, fork, close and reap: use it with -k fork (got -k ${engine})`);
   if (values['trace-pause'] !== undefined && !values['trace-forks']) throw new UsageError('--trace-pause sets how long each stage of --trace-forks lasts: give --trace-forks too');
   const tracePause = int('trace-pause', values['trace-pause'], 10, 600_000);
+  const forkAfter = values['fork-after'];
+  if (forkAfter !== undefined && forkAfter !== 'head' && forkAfter !== 'accept') throw new UsageError(`--fork-after must be head or accept, got "${forkAfter}"`);
+  if (forkAfter !== undefined && engine !== 'fork') throw new UsageError(`--fork-after says when the fork engine forks: use it with -k fork (got -k ${engine})`);
   const bind = values.bind ?? ['127.0.0.1:8888'];
   for (const b of bind) {
     const target = parseBindTarget(b);
@@ -294,6 +302,7 @@ async function run(argv: string[]): Promise<number> {
     backlog: int('backlog', values.backlog, 1),
     maxChildren: int('max-children', values['max-children']),
     traceForksMs: values['trace-forks'] ? tracePause ?? 1500 : undefined,
+    forkAfter: forkAfter as 'head' | 'accept' | undefined,
     workers: int('workers', values.workers, 1),
     maxRequests: int('max-requests', values['max-requests']),
     maxRequestsJitter: int('max-requests-jitter', values['max-requests-jitter']),

@@ -8,12 +8,15 @@ export class SystemError extends Error {
   readonly code: string;
   readonly errno: number;
   readonly syscall: string;
+  /** The file the call was about, when there is one (`/proc/123/stat`), as Node's fs errors give it. */
+  readonly path?: string;
 
-  constructor(message: string, fields: { code: string; errno: number; syscall: string }) {
+  constructor(message: string, fields: { code: string; errno: number; syscall: string; path?: string }) {
     super(message);
     this.name = 'SystemError';
     this.code = fields.code;
     this.errno = fields.errno;
     this.syscall = fields.syscall;
+    if (fields.path !== undefined) this.path = fields.path;
   }
 }

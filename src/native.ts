@@ -96,6 +96,10 @@ export interface NativeBinding {
   reapChildren(onReaped: (status: RawWaitStatus) => void): number;
   /** The master's shared counters (native/engine/counters.h): their memfd, -1 without one (macOS). Throws SystemError. */
   countersCreate(): number;
+  /** Whether another master shares this one's listening sockets (a binary upgrade's): engine::SocketsShared. */
+  socketsShared(successor: number, oldMaster: number): boolean;
+  /** In a fork child: the bytes the parent read from fd before forking (--fork-after head), once; else null. */
+  takeInheritedInput(fd: number): Buffer | null;
   /** The resident set of pid in bytes (posix::ResidentBytes: /proc/PID/statm, proc_pidinfo), null when it is gone. */
   residentBytes(pid: number): number | null;
   /** A response sent with this status, counted for /metrics. */

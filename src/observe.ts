@@ -20,7 +20,6 @@
  */
 
 import * as fs from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { darwinDescriptors, darwinProcessTree } from './observe/darwin.js';
 import { groupByIdentity } from './observe/group.js';
 import { readSocketTables } from './observe/net.js';
@@ -32,6 +31,7 @@ import {
   parseFdinfo,
   parseStat,
   readBootTime,
+  enosys,
   systemError,
   ticksToDate,
   type StatFields,
@@ -208,13 +208,8 @@ const DARWIN = process.platform === 'darwin';
 /** Throws ENOSYS unless on Linux (macOS branches off before calling this). */
 function requireLinux(call: string): void {
   if (process.platform === 'linux') return;
-  const err: NodeJS.ErrnoException = new Error(
-    `ENOSYS: forkserve/observe ${call}() is implemented for Linux (/proc) and for macOS (in the addon, ` +
-      `through libproc: proc_listchildpids, proc_pidinfo, proc_pidfdinfo), not for ${process.platform}`,
-  );
-  err.code = 'ENOSYS';
-  err.errno = -(osConstants.errno.ENOSYS ?? 0);
-  throw err;
+  throw enosys(call, 'is implemented for Linux (/proc) and for macOS (in the addon, ' +
+    `through libproc: proc_listchildpids, proc_pidinfo, proc_pidfdinfo), not for ${process.platform}`);
 }
 
 function checkPid(pid: unknown, name = 'pid'): asserts pid is number {

@@ -17,8 +17,9 @@
  */
 import tty from 'node:tty';
 import fs from 'node:fs';
-import { forkExec, getpid, getppid, waitpid, WNOHANG, type WaitStatus } from './posix.js';
+import { forkExec, getpid, waitpid, WNOHANG, type WaitStatus } from './posix.js';
 import { describeStatus, type Logger } from './log.js';
+import { native } from './native.js';
 
 /** The environment variables a new master is started with. */
 export const UPGRADE_FDS_ENV = 'FORKSERVE_FDS';
@@ -120,7 +121,7 @@ export class Master {
    * listening (native/engine/stop.h, SocketsShared).
    */
   socketsShared(): boolean {
-    return this.successor > 0 || (this.oldMaster > 0 && getppid() === this.oldMaster);
+    return native.socketsShared(this.successor, this.oldMaster);
   }
 
   /** At exit: the new master, if one runs, takes over the pid file (FILE.2 becomes FILE). */

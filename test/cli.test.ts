@@ -103,6 +103,8 @@ describe('forkserve command errors', () => {
     [['-k', 'poll', '--trace-forks'], "--trace-forks traces the fork engine's accept, fork, close and reap: use it with -k fork (got -k poll)"],
     [['--trace-pause', '300'], '--trace-pause sets how long each stage of --trace-forks lasts: give --trace-forks too'],
     [['--trace-forks', '--trace-pause', '5'], '--trace-pause must be an integer from 10 to 600000, got "5"'],
+    [['--fork-after', 'read'], '--fork-after must be head or accept, got "read"'],
+    [['-k', 'poll', '--fork-after', 'head'], '--fork-after says when the fork engine forks: use it with -k fork (got -k poll)'],
   ])('usage error %j: one line, exit 2', async (args, message) => {
     const r = await cli(['examples/hello.ts', ...args]);
     expect(r.status).toBe(2);
@@ -182,7 +184,8 @@ describe('process titles, as gunicorn sets them', () => {
   });
 
   it('fork: a child names the peer it serves', async () => {
-    server = await startServer('examples/hello.ts', ['--engine', 'fork']);
+    // Forked at accept (the course's server), the child exists while the head is half sent.
+    server = await startServer('examples/hello.ts', ['--engine', 'fork', '--fork-after', 'accept']);
     const sock = net.connect(server.port, '127.0.0.1');
     await new Promise((resolve) => sock.once('connect', resolve));
     try {

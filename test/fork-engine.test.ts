@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pidsControllerAvailable, pidsGroup } from './helpers/cgroup.js';
-import { FIXTURES, ROOT, childPids, fdCount, rawRequest, startServer, waitFor, zombieChildren, type RunningServer } from './helpers/server.js';
+import { FIXTURES, ROOT, childPids, fdCount, procState, rawRequest, startServer, waitFor, zombieChildren, type RunningServer } from './helpers/server.js';
 import { connection } from './helpers/connection.js';
 
 const run = promisify(execFile);
@@ -66,9 +66,9 @@ describe('fork engine: log levels', () => {
 });
 
 describe('fork engine: bounded by default', () => {
-  it('bounds children by half of RLIMIT_NPROC when no --max-children is given, and serves the rest as children exit', async () => {
+  it('--fork-after accept: bounds children by half of RLIMIT_NPROC when no --max-children is given, and serves the rest as children exit', async () => {
     // prlimit(1) execs the server with RLIMIT_NPROC 16: the default bound is 8.
-    server = await startServer(`${ROOT}/examples/hello.ts`, ['--no-access-log'], ['prlimit', '--nproc=16:16']);
+    server = await startServer(`${ROOT}/examples/hello.ts`, ['--no-access-log', '--fork-after', 'accept'], ['prlimit', '--nproc=16:16']);
     const s = server;
     expect(await waitFor(() => /At most 8 children at once \(--max-children\)/.test(s.stderr()))).toBe(true);
     // Twelve clients send half a head: each holds a child until it finishes.
@@ -88,6 +88,47 @@ describe('fork engine: bounded by default', () => {
     }
     expect(most).toBe(8);
     expect(zombieChildren(s.pid)).toEqual([]);
+  });
+
+  it('--fork-after head (the default): half a head costs no child; each head that completes gets one, within the bound', async () => {
+    server = await startServer(`${ROOT}/examples/hello.ts`, ['--no-access-log'], ['prlimit', '--nproc=16:16']);
+    const s = server;
+    expect(await waitFor(() => /At most 8 children at once \(--max-children\)/.test(s.stderr()))).toBe(true);
+    expect(s.stderr()).toMatch(/A child is forked once a request head has come \(--fork-after head\); up to \d+ connections wait for theirs/);
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, childPids(s.pid).length)), 5);
+    try {
+      // Forty clients send half a head and stop: more than the bound, and not one child for them.
+      const held = Array.from({ length: 40 }, () => connection(s.port, 'GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n'));
+      expect(await waitFor(() => held.every((c) => !c.sock.connecting && c.sock.writableLength === 0), 5000)).toBe(true);
+      // A normal client is answered meanwhile.
+      const res = await fetch(`${s.url}/`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(5000) });
+      expect(res.status).toBe(200);
+      await res.text();
+      expect(childPids(s.pid).filter((pid) => procState(pid) !== 'Z').length).toBeLessThanOrEqual(1);
+      // Every head completed at once: each gets its child, never more than 8 alive.
+      for (const c of held) c.sock.write('\r\n');
+      for (const c of held) expect(await waitFor(() => /^HTTP\/1\.1 200 OK/.test(c.state.data), 10_000)).toBe(true);
+      expect(await waitFor(() => childPids(s.pid).length === 0)).toBe(true);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(most).toBeLessThanOrEqual(8);
+    expect(zombieChildren(s.pid)).toEqual([]);
+  });
+
+  it('--fork-after head: a head that stalls past --headers-timeout is answered 408 by the parent, with no child', async () => {
+    server = await startServer(`${ROOT}/examples/hello.ts`, ['--headers-timeout', '1']);
+    const s = server;
+    const c = connection(s.port, 'GET / HTTP/1.1\r\nHost: t\r\n');
+    let most = 0;
+    const sampler = setInterval(() => (most = Math.max(most, childPids(s.pid).length)), 5);
+    try {
+      expect(await waitFor(() => /^HTTP\/1\.1 408 /.test(c.state.data), 5000), c.state.data).toBe(true);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(most).toBe(0);
   });
 
   it('--max-children 0 removes the bound', async () => {

@@ -1,6 +1,7 @@
 // forkserve/posix: real syscalls, Node-style errors, fork() from Node, and
 // signal handlers with and without SA_RESTART, and signals that land just before a call sleeps.
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import * as posix from '../src/posix.js';
@@ -47,7 +48,7 @@ describe('sockets', () => {
       err = e as posix.SystemError;
     }
     expect(err).toBeInstanceOf(posix.SystemError);
-    expect(err).toMatchObject({ code: 'EADDRINUSE', errno: -98, syscall: 'bind' });
+    expect(err).toMatchObject({ code: 'EADDRINUSE', errno: -os.constants.errno.EADDRINUSE, syscall: 'bind' });
     expect(err!.message).toBe('bind: EADDRINUSE (address already in use)');
     posix.close(other);
     posix.close(fd);

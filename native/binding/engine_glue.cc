@@ -9,6 +9,8 @@
 #include "engine/conn.h"
 #include "engine/counters.h"
 #include "engine/fork_loop.h"
+#include "engine/head_wait.h"
+#include "engine/stop.h"
 #include "engine/watchdog.h"
 #include "posix/signals.h"
 
@@ -218,7 +220,8 @@ class JsForkEvents : public engine::ForkLoopEvents {
 };
 
 // forkLoop(listenFds: number | number[], { maxChildren, gracefulTimeoutMs, reportCleanExits, successor, oldMaster,
-//          pauseOnWinch, tracePauseMs }, onReaped, onError, onSuccessorExited?, onTrace?)
+//          pauseOnWinch, tracePauseMs, forkAfterHead, limits, maxWaiting }, onReaped, onError, onSuccessorExited?, onTrace?)
+//   forkAfterHead: fork once the request head has come (engine/head_wait.h), read with limits (HttpLimits).
 //   onTrace({ stage: 'accepted' | 'forked' | 'parent-closed' | 'child-exited', child, fd, peer, status })
 //   is called for each stage of each connection when tracePauseMs > 0 (engine::TraceEvent).
 //   -> { role: 'child', fd, address } in the child,
@@ -237,6 +240,9 @@ static Napi::Value ForkLoop(const Napi::CallbackInfo& info) {
     opt.old_master = OptInt(o, "oldMaster", 0);
     opt.pause_on_winch = OptBool(o, "pauseOnWinch", false);
     opt.trace_pause_ms = OptInt(o, "tracePauseMs", 0);
+    opt.fork_after_head = OptBool(o, "forkAfterHead", false);
+    if (opt.fork_after_head) opt.limits = LimitsFrom(env, o.Get("limits"));
+    opt.max_waiting = static_cast<size_t>(OptInt(o, "maxWaiting", 16384));
     if (opt.trace_pause_ms < 0) ThrowRangeError(env, "tracePauseMs must be >= 0");
   }
   if (!info[2].IsFunction() || !info[3].IsFunction()) ThrowTypeError(env, "onReaped and onError must be functions");
@@ -291,6 +297,21 @@ static Napi::Value Reap(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, engine::ReapChildren(&events));
 }
 
+// takeInheritedInput(fd) -> Buffer | null: in a fork child, the bytes the
+// parent read from fd before it forked (--fork-after head), once; node:http
+// gets them with socket.unshift(). The native Connection takes them itself.
+static Napi::Value TakeInherited(const Napi::CallbackInfo& info) {
+  std::string bytes;
+  if (!engine::TakeInheritedInput(ArgInt(info, 0, "fd"), &bytes)) return info.Env().Null();
+  return Napi::Buffer<char>::Copy(info.Env(), bytes.data(), bytes.size());
+}
+
+// socketsShared(successor, oldMaster) -> boolean: whether another master
+// shares this one's listening sockets (engine::SocketsShared, stop.h).
+static Napi::Value SocketsSharedJs(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), engine::SocketsShared(ArgInt(info, 0, "successor"), ArgInt(info, 1, "oldMaster")));
+}
+
 // countersCreate() -> fd: the master's shared counters (engine/counters.h),
 // before anything forks; -1 where the region has no descriptor (macOS).
 // Throws a SystemError (memfd_create, mmap) if it cannot be made.
@@ -327,6 +348,8 @@ static Napi::Value CountTimeout(const Napi::CallbackInfo& info) {
 }
 
 void InitEngine(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketsShared", Napi::Function::New(env, SocketsSharedJs, "socketsShared"));
+  exports.Set("takeInheritedInput", Napi::Function::New(env, TakeInherited, "takeInheritedInput"));
   exports.Set("countersCreate", Napi::Function::New(env, CountersCreate, "countersCreate"));
   exports.Set("countResponse", Napi::Function::New(env, CountResponse, "countResponse"));
   exports.Set("countReap", Napi::Function::New(env, CountReap, "countReap"));

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/listeners.h"
 #include "posix/errnames.h"
 
 namespace forkserve {
@@ -54,6 +55,12 @@ void ThrowRangeError(Napi::Env env, const std::string& message) {
   throw Napi::RangeError::New(env, message);
 }
 
+void ThrowStateError(Napi::Env env, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", "ERR_INVALID_STATE");
+  throw err;
+}
+
 int ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (i >= info.Length() || !info[i].IsNumber())
     ThrowTypeError(info.Env(), std::string("The \"") + name + "\" argument must be a number");
@@ -80,7 +87,8 @@ std::vector<int> ArgFds(const Napi::CallbackInfo& info, size_t i, const char* na
       fds.push_back(v.As<Napi::Number>().Int32Value());
     }
     if (fds.empty()) ThrowRangeError(info.Env(), std::string("The \"") + name + "\" argument must hold at least one descriptor");
-    if (fds.size() > 64) ThrowRangeError(info.Env(), std::string("The \"") + name + "\" argument must hold at most 64 descriptors");
+    if (fds.size() > engine::kMaxListeners)
+      ThrowRangeError(info.Env(), std::string("The \"") + name + "\" argument must hold at most " + std::to_string(engine::kMaxListeners) + " descriptors");
     return fds;
   }
   return {ArgFd(info, i, name)};

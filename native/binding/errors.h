@@ -23,6 +23,9 @@ Napi::Error SystemError(Napi::Env env, int neg_errno, const char* syscall);
 // Throws a TypeError / RangeError.
 [[noreturn]] void ThrowTypeError(Napi::Env env, const std::string& message);
 [[noreturn]] void ThrowRangeError(Napi::Env env, const std::string& message);
+// Throws an Error with code 'ERR_INVALID_STATE' (Node's code for a call the
+// object's state does not allow: a response to a connection not waiting for one).
+[[noreturn]] void ThrowStateError(Napi::Env env, const std::string& message);
 
 // Argument readers that throw TypeError/RangeError on misuse.
 int ArgFd(const Napi::CallbackInfo& info, size_t i, const char* name);

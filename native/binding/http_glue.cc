@@ -7,16 +7,17 @@
 //      | { ok: false, status, mustClose }            (rejected: 400/414/431/501/505)
 //      | { ok: false, status: 0, incomplete: true }  (more bytes are needed)
 //
-// It runs hp_parse_request, then frames the body: a Content-Length slice, or
-// hp_chunked_decode over the rest of the buffer. Strings are latin1, as Node's
-// own parser reports rawHeaders and url (each byte one code unit).
-#include <string>
-#include <vector>
+// It gives the buffer to the connection core (http/conn_core.h), the same
+// one every engine drives, and asks it for one request: the head parsed, the
+// body framed (a Content-Length slice, or the chunked coding decoded).
+// Strings are latin1, as Node's own parser reports rawHeaders and url (each
+// byte one code unit).
+#include <string.h>
 
 #include "binding/addon.h"
 #include "binding/errors.h"
 #include "binding/values.h"
-#include "http/parser.h"
+#include "http/conn_core.h"
 
 namespace forkserve {
 
@@ -43,36 +44,26 @@ static Napi::Value ParseRequest(const Napi::CallbackInfo& info) {
     lim.max_header_bytes = static_cast<size_t>(IntOption(env, o, "maxHeaderBytes", static_cast<double>(lim.max_header_bytes), 0, 1e9));
     lim.max_headers = static_cast<size_t>(IntOption(env, o, "maxHeaders", static_cast<double>(lim.max_headers), 0, 1e9));
   }
-  const char* data = buf.Data();
-  size_t len = buf.Length();
-
-  // Room for one field more than the limit, so the limit (not the capacity) decides.
-  size_t cap = lim.max_headers < 100000 ? lim.max_headers + 1 : 100000;
-  std::vector<hp_header> fields(cap);
-  hp_request req{};
-  req.headers = fields.data();
-  req.num_headers = cap;
-  int status = 0;
-  int head = hp_parse_request(data, len, &req, &lim, &status);
-  if (head == HP_INCOMPLETE) return Failure(env, 0);
-  if (head == HP_ERROR) return Failure(env, status);
-
-  size_t consumed = static_cast<size_t>(head);
-  std::vector<char> body;
-  if (req.body_kind == HP_BODY_LENGTH) {
-    if (req.content_length > len - consumed) return Failure(env, 0);
-    body.assign(data + consumed, data + consumed + req.content_length);
-    consumed += static_cast<size_t>(req.content_length);
-  } else if (req.body_kind == HP_BODY_CHUNKED) {
-    body.assign(data + consumed, data + len);
-    hp_chunked dec{};
-    size_t n = body.size();
-    long rest = body.empty() ? HP_INCOMPLETE : hp_chunked_decode(&dec, body.data(), &n, &lim, &status);
-    if (rest == HP_INCOMPLETE) return Failure(env, 0);
-    if (rest == HP_ERROR) return Failure(env, status);
-    body.resize(n);
-    consumed = len - static_cast<size_t>(rest);
+  http::CoreLimits core_limits;
+  core_limits.parser = lim;
+  core_limits.max_body = ~0ull;  // the parser's limits only: no body is too large here
+  http::ConnCore core;
+  for (size_t fed = 0; fed < buf.Length();) {
+    size_t space = 0;
+    char* into = core.ReadInto(&space);
+    if (!into) ThrowRangeError(env, "out of memory");
+    size_t n = buf.Length() - fed < space ? buf.Length() - fed : space;
+    memcpy(into, buf.Data() + fed, n);
+    core.Received(n);
+    fed += n;
   }
+  http::Request r;
+  int status = 0;
+  http::Step step = core.Advance(core_limits, &r, &status);
+  if (step == http::Step::kNeedMore) return Failure(env, 0);
+  if (step != http::Step::kRequest) return Failure(env, status);
+  const hp_request& req = r.head;
+  size_t consumed = core.req_end;
 
   Napi::Object o = Napi::Object::New(env);
   o.Set("ok", true);
@@ -90,7 +81,7 @@ static Napi::Value ParseRequest(const Napi::CallbackInfo& info) {
   o.Set("headers", headers);
   static const char* const kinds[] = {"none", "length", "chunked"};
   o.Set("bodyKind", kinds[req.body_kind]);
-  o.Set("body", Napi::Buffer<char>::Copy(env, body.data(), body.size()));
+  o.Set("body", Napi::Buffer<char>::Copy(env, r.body, r.body_len));
   o.Set("consumed", static_cast<double>(consumed));
   o.Set("keepAlive", req.keep_alive != 0);
   o.Set("expectContinue", req.expect_continue != 0);

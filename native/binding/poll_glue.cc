@@ -247,7 +247,7 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
     if (loop_.HasPendingWork()) uv_idle_start(&uv_->idle, OnIdle);
     int64_t at = loop_.NextDeadline();
     if (at < 0 || (timer_at_ >= 0 && timer_at_ <= at)) return;
-    int64_t delay = at - engine::PollLoop::NowMs();
+    int64_t delay = at - posix::MonotonicMs();
     uv_timer_start(&uv_->timer, OnTimer, delay > 0 ? static_cast<uint64_t>(delay) : 0, 0);
     timer_at_ = at;
   }
@@ -313,7 +313,7 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
   Napi::Value Responded(Napi::Env env, int64_t r) {
     Rearm();
     if (r == -EINVAL) ThrowTypeError(env, "Invalid response header field (name must be a token; value must not contain CR, LF or NUL)");
-    if (r == -EALREADY) throw Napi::Error::New(env, "respond: this connection is not waiting for a response");
+    if (r == -EALREADY) ThrowStateError(env, "respond: this connection is not waiting for a response");
     return Napi::Number::New(env, r < 0 ? -1 : static_cast<double>(r));
   }
 
@@ -354,7 +354,7 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
     auto b = info[1].As<Napi::Buffer<char>>();
     int r = loop_.Write(id, b.Data(), b.Length());
     Rearm();
-    if (r == -EALREADY) throw Napi::Error::New(env, "write: no response body is streaming on this connection");
+    if (r == -EALREADY) ThrowStateError(env, "write: no response body is streaming on this connection");
     return Napi::Number::New(env, r < 0 ? -1 : r);
   }
 
@@ -363,7 +363,7 @@ class PollServer : public Napi::ObjectWrap<PollServer>, public engine::PollHandl
     Napi::Env env = info.Env();
     int64_t r = loop_.End(IdArg(info));
     Rearm();
-    if (r == -EALREADY) throw Napi::Error::New(env, "end: no response body is streaming on this connection");
+    if (r == -EALREADY) ThrowStateError(env, "end: no response body is streaming on this connection");
     return Napi::Number::New(env, r < 0 ? -1 : static_cast<double>(r));
   }
 

@@ -11,8 +11,8 @@ namespace engine {
 int AcceptNext(const std::vector<int>& listen_fds, posix::SockAddr* peer, size_t* listener) {
   // poll(2) first: a stop request must not wait for the next client, and a
   // listener shared by several workers may be emptied by another one.
-  if (listen_fds.empty() || listen_fds.size() > kMaxAcceptListeners) return -EINVAL;
-  struct pollfd p[kMaxAcceptListeners];
+  if (listen_fds.empty() || listen_fds.size() > kMaxListeners) return -EINVAL;
+  struct pollfd p[kMaxListeners];
   for (size_t i = 0; i < listen_fds.size(); i++) {
     posix::SetNonBlocking(listen_fds[i], true);
     p[i] = {listen_fds[i], POLLIN, 0};

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "engine/listeners.h"
 #include "posix/sys.h"
 
 namespace engine {
@@ -16,8 +17,7 @@ namespace engine {
 // caller runs its handler and calls again). EAGAIN (another process took the
 // connection) is retried; other errors are returned as -errno.
 // With several listeners, the first ready one (taking turns) is accepted
-// from; -EINVAL for none or more than kMaxAcceptListeners.
-constexpr size_t kMaxAcceptListeners = 64;
+// from; -EINVAL for none or more than kMaxListeners.
 // *listener (when given) is the index in listen_fds of the one accepted from.
 int AcceptNext(const std::vector<int>& listen_fds, posix::SockAddr* peer, size_t* listener = nullptr);
 

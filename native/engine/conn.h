@@ -1,37 +1,30 @@
-// One HTTP/1.1 connection served with blocking I/O: read a whole request
-// (head and body) with the parser, write a response with the writer. Used
-// by the fork children, the iterative server and the prefork workers.
+// One HTTP/1.1 connection served with blocking I/O, for the fork children,
+// the iterative server and the prefork workers' blocking paths: the
+// connection core (http/conn_core.h) decides everything about the bytes;
+// this class only waits for input (poll(2) with the head, body and
+// keep-alive timeouts), reads it into the core, and writes what the core
+// queued, with the response body beside it in one gather write.
 // Knows nothing of Node-API.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
 #include <string>
-#include <vector>
 
 #include "engine/file_send.h"
-#include "http/parser.h"
+#include "http/conn_core.h"
 #include "http/proxy_header.h"
 #include "http/response.h"
 
 namespace engine {
 
-struct Limits {
-  hp_limits parser = {8192, 16384, 100};
-  uint64_t max_body = 1ull << 30;      // bytes; over it: 413
-  int header_timeout_ms = 30000;       // whole head (and each body read) must arrive in time, else 408
-  int keepalive_timeout_ms = 5000;     // idle wait for the next request on a persistent connection
-  bool keep_alive = true;              // false: one request per connection (Connection: close)
-  bool proxy_protocol = false;         // a PROXY protocol header (v1 or v2) comes first: its source is the peer
+// The core's limits plus the engines' timeouts.
+struct Limits : http::CoreLimits {
+  int header_timeout_ms = 30000;    // whole head (and each body read) must arrive in time, else 408
+  int keepalive_timeout_ms = 5000;  // idle wait for the next request on a persistent connection
 };
 
-// A parsed request; the pointers are valid until the next ReadRequest.
-struct Request {
-  hp_request head;
-  hp_header fields[128];
-  const char* body = nullptr;
-  size_t body_len = 0;
-};
+using Request = http::Request;
 
 enum class ReadResult {
   kRequest,   // *req holds a request
@@ -47,11 +40,12 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   int fd() const { return fd_; }
-  // Blocks until a whole request is read. *status gets the error status for kRejected.
+  // Blocks until a whole request is read (*req's pointers are valid until
+  // the next call). *status gets the error status for kRejected.
   ReadResult ReadRequest(Request* req, int* status);
   // Writes a response head, and the body when it is given whole (body_length
-  // >= 0); returns 0 or -errno. A streamed body follows with WriteBody/End.
-  // -EINVAL: the app gave an invalid field.
+  // >= 0) in the same sendmsg(2); returns 0 or -errno. A streamed body
+  // follows with WriteBody/End. -EINVAL: the app gave an invalid field.
   int WriteHead(const http::ResponseHead& head, const char* body, int64_t body_length);
   // Writes a response head whose body is the file segment *file (taking it
   // over: the file is closed on every outcome), then the file with
@@ -65,44 +59,32 @@ class Connection {
   // Ends a streamed body (the last-chunk for chunked framing).
   int End();
   // True if another request may follow the current response.
-  bool keep_alive() const { return keep_alive_; }
+  bool keep_alive() const { return core_.keep_alive; }
   // The client's address from the PROXY header (proxy_protocol), or nullptr
   // when there was none or it said LOCAL/UNKNOWN.
-  const http::ProxyAddress* proxied() const { return proxied_.host[0] ? &proxied_ : nullptr; }
+  const http::ProxyAddress* proxied() const { return core_.proxied.host[0] ? &core_.proxied : nullptr; }
   // Bytes of body written for the current response (for access logs).
-  uint64_t body_bytes() const { return body_bytes_; }
+  uint64_t body_bytes() const { return core_.body_bytes; }
   // Closes the descriptor now (also done by the destructor).
   void Close();
 
  private:
-  // Waits up to timeout_ms for more bytes and appends them; returns the byte
-  // count, 0 at end of stream, -ETIMEDOUT, or -errno.
+  // Waits up to timeout_ms for more bytes and gives them to the core;
+  // returns the byte count, 0 at end of stream (or when a stop closes an
+  // idle connection), -ETIMEDOUT, or -errno.
   long Fill(int timeout_ms);
-  void Reserve(size_t need);
+  // Writes what the core queued, then extra[0..extra_len), in one gather
+  // write where it can: 0 or -errno.
+  int Flush(const char* extra = nullptr, size_t extra_len = 0);
+  // Answers status (the core's error response), counts it: kRejected.
   ReadResult Reject(int status, int* out);
-  ReadResult ReadLengthBody(size_t head_len, uint64_t length, Request* req, int* status);
-  ReadResult ReadChunkedBody(size_t head_len, Request* req, int* status);
-  void Continue100(const Request* req);
-  // Formats the response head into *out and takes this response's framing
-  // (keep-alive, chunked, body or none); false for an invalid field.
-  bool BeginResponse(const http::ResponseHead& head, int64_t body_length, std::string* out);
-  // Reads the PROXY header (proxy_protocol) before the first request; false
-  // when it is invalid, late or cut short: close without an answer.
-  bool ReadProxyHeader();
+  // The response head is formatted: the watchdog and the counters hear of it.
+  void Started(int status);
 
   int fd_;
   Limits limits_;
-  std::vector<char> buf_;
-  size_t start_ = 0;  // first byte of the current request
-  size_t end_ = 0;    // end of received bytes
-  bool keep_alive_ = false;
-  bool head_request_ = false;
-  int minor_version_ = 1;
-  bool chunked_out_ = false;
-  bool send_body_ = true;
-  uint64_t body_bytes_ = 0;
-  bool proxy_pending_ = false;
-  http::ProxyAddress proxied_;
+  http::ConnCore core_;
+  bool dispatched_ = false;  // a request was given out: its bytes go at the next ReadRequest
 };
 
 }  // namespace engine

@@ -14,6 +14,8 @@
 
 #include "http/response.h"
 #include "engine/counters.h"
+#include "engine/head_wait.h"
+#include "engine/reap.h"
 #include "engine/stop.h"
 #include "posix/signals.h"
 
@@ -43,42 +45,42 @@ static pid_t g_successor = 0;  // the new master of a binary upgrade, reaped her
 static bool g_paused = false;  // SIGWINCH: not accepting until SIGHUP
 
 int ReapChildren(ForkLoopEvents* events) {
-  int reaped = 0;
-  posix::WaitStatus st;
-  // One SIGCHLD may stand for many exits (signals do not queue): loop.
-  while (posix::WaitPid(-1, WNOHANG, &st) > 0) {
-    reaped++;
-    if (g_successor > 0 && st.pid == g_successor) {
-      g_successor = 0;
-      if (events) events->OnSuccessorExited(st);
-      continue;
-    }
-    g_children.erase(st.pid);
-    if (events) events->OnReaped(st);
-  }
-  return reaped;
+  return ReapExited(
+      &g_successor,
+      [&](const posix::WaitStatus& st) {
+        g_children.erase(st.pid);
+        if (events) events->OnReaped(st);
+      },
+      [&](const posix::WaitStatus& st) {
+        if (events) events->OnSuccessorExited(st);
+      });
 }
 
-static int64_t NowMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
+static HeadWait g_heads;        // --fork-after head: connections whose request head has not all come
+static bool g_head_wait = false;
 
-// Waits for the wake pipe (or, given listeners, a connection on one) up to
-// timeout_ms. Returns the index in listen_fds of a listener that is ready,
-// or -1 (the pipe, a signal, the timeout).
+// Waits for the wake pipe, the head-wait poller (--fork-after head) and,
+// given listeners, a connection on one, up to timeout_ms. Returns the index
+// in listen_fds of a listener that is ready, or -1 (the pipe, a signal, a
+// waiting head, the timeout).
 static int WaitForEvent(const std::vector<int>* listen_fds, int timeout_ms) {
-  struct pollfd p[kMaxListeners + 1];
+  struct pollfd p[kMaxListeners + 2];
   p[0] = {g_wake_pipe[0], POLLIN, 0};
+  p[1] = {g_head_wait ? g_heads.fd() : -1, POLLIN, 0};  // a negative fd is skipped
   size_t n = listen_fds ? listen_fds->size() : 0;
-  for (size_t i = 0; i < n; i++) p[i + 1] = {(*listen_fds)[i], POLLIN, 0};
-  if (poll(p, static_cast<nfds_t>(n + 1), timeout_ms) <= 0) return -1;  // EINTR: a signal; the caller looks
+  for (size_t i = 0; i < n; i++) p[i + 2] = {(*listen_fds)[i], POLLIN, 0};
+  if (g_head_wait) {
+    int heads = g_heads.NextTimeoutMs();
+    if (heads >= 0 && (timeout_ms < 0 || heads < timeout_ms)) timeout_ms = heads;
+  }
+  int r = poll(p, static_cast<nfds_t>(n + 2), timeout_ms);
+  if (g_head_wait) g_heads.Run();  // reads what came, answers 408 to heads past the deadline
+  if (r <= 0) return -1;  // EINTR: a signal; the caller looks
   // Start after the last one served, so a busy listener cannot starve the others.
   static size_t next = 0;
   for (size_t k = 0; k < n; k++) {
     size_t i = (next + k) % n;
-    if (p[i + 1].revents & (POLLIN | POLLERR | POLLHUP)) {
+    if (p[i + 2].revents & (POLLIN | POLLERR | POLLHUP)) {
       next = i + 1;
       return static_cast<int>(i);
     }
@@ -99,8 +101,8 @@ static void Trace(ForkLoopEvents* events, TraceStage stage, pid_t child, int fd,
 // --trace-forks: lets pause_ms pass, waking for signals without taking
 // them (they are looked at when the loop goes on).
 static void TracePause(int pause_ms) {
-  int64_t deadline = NowMs() + pause_ms;
-  for (int64_t left = pause_ms; left > 0; left = deadline - NowMs()) {
+  int64_t deadline = posix::MonotonicMs() + pause_ms;
+  for (int64_t left = pause_ms; left > 0; left = deadline - posix::MonotonicMs()) {
     WaitForEvent(nullptr, static_cast<int>(left));
     DrainWakePipe();
   }
@@ -126,14 +128,14 @@ static void KillChildren(int sig) {
 static void Shutdown(const ForkLoopOptions& opt, ForkLoopEvents* events, bool graceful) {
   // Graceful: children finish the request in progress (stop.h). Fast: now.
   KillChildren(graceful ? SIGTERM : SIGKILL);
-  int64_t deadline = NowMs() + (graceful ? opt.graceful_timeout_ms : 2000);
+  int64_t deadline = posix::MonotonicMs() + (graceful ? opt.graceful_timeout_ms : 2000);
   while (!g_children.empty()) {
     ReapChildren(events);
     if (g_children.empty()) break;
-    int64_t left = deadline - NowMs();
+    int64_t left = deadline - posix::MonotonicMs();
     if (left <= 0) {
       KillChildren(SIGKILL);
-      deadline = NowMs() + 5000;
+      deadline = posix::MonotonicMs() + 5000;
     }
     WaitForEvent(nullptr, left > 0 ? static_cast<int>(left < 100 ? left : 100) : 100);
     DrainWakePipe();
@@ -176,6 +178,67 @@ static bool TakeEvent(const ForkLoopOptions& opt, ForkLoopResult* res) {
   return true;
 }
 
+// Forks a child to serve conn (accepted from listen_fds[listener]; w: the
+// head-wait entry it came through, or null). Returns true in the child,
+// with *res filled; in the parent, closes its copy and returns false.
+static bool ForkFor(const ForkLoopOptions& opt, ForkLoopEvents* events, int conn, posix::SockAddr peer, int listener,
+                    WaitingConn* w, bool draining, ForkLoopResult* res) {
+  const bool trace = opt.trace_pause_ms > 0;
+  pid_t pid = posix::Fork();
+  if (pid == 0) {
+    // The child: it serves one connection and owes nothing to the loop.
+    for (int fd : opt.listen_fds) posix::Close(fd);
+    CloseWakePipe();
+    counters::CloseInChild();
+    if (g_head_wait) g_heads.Adopt(w);  // the bytes read so far go to the child's connection; the other waiting ones are the parent's
+    // A SIGTERM for this child (a stop, a SIGWINCH) may come before its
+    // own handler exists: the loop's handler then counted it, or the
+    // default action would end the child with its connection unanswered.
+    // Held blocked across the switch, and handed on to the new handler.
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, nullptr);
+    bool asked_to_stop = posix::SignalTake(SIGTERM) > 0;
+    RestoreSignals();
+    // SIGUSR1 (reopen the logs) is ignored until the child's own handler
+    // exists: its default action would end the child mid-request.
+    posix::SignalReset(SIGUSR1, /*ignore=*/true);
+    InstallGracefulStop();
+    if (asked_to_stop) raise(SIGTERM);  // pending until unblocked: the stop handler records it
+    pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
+    g_children.clear();
+    g_successor = 0;
+    res->child = true;
+    res->conn_fd = conn;
+    res->peer = peer;
+    res->listener = listener;
+    return true;
+  }
+  if (pid < 0) {
+    std::string resp = http::ErrorResponse(503);
+    posix::SetNonBlocking(conn, false);
+    posix::WriteAll(conn, resp.data(), resp.size());
+    counters::Response(503);
+    if (w) g_heads.Forked(w);
+    else posix::Close(conn);
+    events->OnForkFailed(pid);
+    WaitForEvent(nullptr, 10);  // EAGAIN: give exiting children a moment
+    return false;
+  }
+  g_children.insert(pid);
+  if (draining) res->drained++;
+  if (trace) {
+    Trace(events, TraceStage::kForked, pid, conn, peer);
+    TracePause(opt.trace_pause_ms);
+  }
+  // The child has its own copy; ours would keep the client waiting.
+  if (w) g_heads.Forked(w);
+  else posix::Close(conn);
+  if (trace) Trace(events, TraceStage::kParentClosed, pid, conn, peer);
+  return false;
+}
+
 ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
   ForkLoopResult res;
   if (pipe(g_wake_pipe) < 0) {
@@ -206,7 +269,10 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
   // is reset); the kernel queues no more meanwhile (posix::StopQueueing).
   bool draining = false;
   size_t drain_at = 0;  // the listener being drained: accepted from until EAGAIN, then the next
+  int64_t drain_heads_until = -1;
   const bool trace = opt.trace_pause_ms > 0;
+  g_head_wait = opt.fork_after_head;
+  if (g_head_wait && g_heads.Open(opt.limits) < 0) g_head_wait = false;  // no poller: fork at accept, as without the option
   for (;;) {
     if (posix::SignalTake(SIGCHLD)) {
       if (trace) TraceExit(opt, events);
@@ -228,7 +294,16 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
     }
     // While draining, the others wait: the stop comes first.
     if (!draining && TakeEvent(opt, &res)) break;
-    if ((g_paused && !draining) || (opt.max_children > 0 && static_cast<int>(g_children.size()) >= opt.max_children)) {
+    auto full = [&] { return opt.max_children > 0 && static_cast<int>(g_children.size()) >= opt.max_children; };
+    // Complete heads get their child, oldest first, while there is room.
+    for (WaitingConn* w; g_head_wait && !full() && g_heads.HasReady();) {
+      w = g_heads.PopReady();
+      if (ForkFor(opt, events, w->fd, w->peer, w->listener, w, draining, &res)) return res;
+    }
+    // At the bound: no accepting, except that waiting for heads costs only
+    // a descriptor, so connections are still taken while few are waiting.
+    bool accept_more = !full() || (g_head_wait && g_heads.size() < opt.max_waiting);
+    if ((g_paused && !draining) || (!accept_more && !draining)) {
       WaitForEvent(nullptr, 1000);  // a signal wakes us (a child's SIGCHLD, SIGHUP); the timeout is a safety net
       DrainWakePipe();
       continue;
@@ -237,6 +312,17 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
     // down for reading is readable even with its queue empty.
     int ready = draining ? (drain_at < opt.listen_fds.size() ? static_cast<int>(drain_at) : -1) : WaitForEvent(&opt.listen_fds, -1);
     if (!draining) DrainWakePipe();
+    if (ready < 0 && draining && g_head_wait && g_heads.size() > 0) {
+      // The queues are empty; heads still coming get kStopIdleMs (stop.h) to be whole.
+      if (drain_heads_until < 0) drain_heads_until = posix::MonotonicMs() + kStopIdleMs;
+      int64_t left = drain_heads_until - posix::MonotonicMs();
+      if (left > 0) {
+        WaitForEvent(nullptr, static_cast<int>(left));
+        DrainWakePipe();
+        continue;
+      }
+      g_heads.CloseAll();
+    }
     if (ready < 0 && draining) {
       // The queues are empty: refuse new connections, then let the children finish.
       for (int fd : opt.listen_fds) posix::StopListening(fd);
@@ -262,59 +348,20 @@ ForkLoopResult RunForkLoop(const ForkLoopOptions& opt, ForkLoopEvents* events) {
       Trace(events, TraceStage::kAccepted, 0, conn, peer);
       TracePause(opt.trace_pause_ms);
     }
-    pid_t pid = posix::Fork();
-    if (pid == 0) {
-      // The child: it serves one connection and owes nothing to the loop.
-      for (int fd : opt.listen_fds) posix::Close(fd);
-      CloseWakePipe();
-      counters::CloseInChild();
-      // A SIGTERM for this child (a stop, a SIGWINCH) may come before its
-      // own handler exists: the loop's handler then counted it, or the
-      // default action would end the child with its connection unanswered.
-      // Held blocked across the switch, and handed on to the new handler.
-      sigset_t term;
-      sigemptyset(&term);
-      sigaddset(&term, SIGTERM);
-      pthread_sigmask(SIG_BLOCK, &term, nullptr);
-      bool asked_to_stop = posix::SignalTake(SIGTERM) > 0;
-      RestoreSignals();
-      // SIGUSR1 (reopen the logs) is ignored until the child's own handler
-      // exists: its default action would end the child mid-request.
-      posix::SignalReset(SIGUSR1, /*ignore=*/true);
-      InstallGracefulStop();
-      if (asked_to_stop) raise(SIGTERM);  // pending until unblocked: the stop handler records it
-      pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
-      g_children.clear();
-      g_successor = 0;
-      res.child = true;
-      res.conn_fd = conn;
-      res.peer = peer;
-      res.listener = ready;
-      return res;
-    }
-    if (pid < 0) {
-      std::string resp = http::ErrorResponse(503);
-      posix::WriteAll(conn, resp.data(), resp.size());
-      counters::Response(503);
-      posix::Close(conn);
-      events->OnForkFailed(pid);
-      WaitForEvent(nullptr, 10);  // EAGAIN: give exiting children a moment
+    if (g_head_wait) {
+      g_heads.Take(conn, peer, ready);  // forked for at the top of the loop once its head is whole
       continue;
     }
-    g_children.insert(pid);
-    if (draining) res.drained++;
-    if (trace) {
-      Trace(events, TraceStage::kForked, pid, conn, peer);
-      TracePause(opt.trace_pause_ms);
-    }
-    posix::Close(conn);  // the child has its own copy; ours would keep the client waiting
-    if (trace) Trace(events, TraceStage::kParentClosed, pid, conn, peer);
+    if (ForkFor(opt, events, conn, peer, ready, nullptr, draining, &res)) return res;
   }
   // A stop gives the signals back. kUpgrade, kPause, kReload and kReopen keep this
   // loop's handlers while the caller works: a signal then (a SIGHUP right
   // after SIGWINCH) is counted for the next call, where the default action
   // would end the master.
-  if (res.event == ForkLoopResult::kStopped) RestoreSignals();
+  if (res.event == ForkLoopResult::kStopped) {
+    RestoreSignals();
+    g_heads.CloseAll();
+  }
   CloseWakePipe();
   // The listeners stay non-blocking: O_NONBLOCK belongs to the open file
   // description, which a new master (SIGUSR2) or a worker shares with this

@@ -6,11 +6,12 @@
 
 #include <vector>
 
+#include "engine/conn.h"
+#include "engine/listeners.h"
 #include "posix/sys.h"
 
 namespace engine {
 
-constexpr size_t kMaxListeners = 64;  // listening sockets one loop serves
 
 struct ForkLoopOptions {
   std::vector<int> listen_fds;     // every listening socket served (accepted from as each is ready)
@@ -26,6 +27,14 @@ struct ForkLoopOptions {
   // of them, and reports each stage (ForkLoopEvents::OnTrace). A lesson
   // mode: it serves about one connection per 3 pauses.
   int trace_pause_ms = 0;
+  // --fork-after head: a connection gets its child only once its whole
+  // request head has come (engine/head_wait.h), read with limits (the
+  // parser's, --headers-timeout, the PROXY protocol); meanwhile it costs a
+  // descriptor. At the max_children bound, up to max_waiting connections
+  // are still taken. false: fork at accept(2), the course's server.
+  bool fork_after_head = false;
+  Limits limits;
+  size_t max_waiting = 16384;
 };
 
 // The stages of one connection in the fork engine, as --trace-forks reports them.

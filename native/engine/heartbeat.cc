@@ -4,13 +4,9 @@
 #include <sys/mman.h>
 #include <time.h>
 
-namespace engine {
+#include "posix/sys.h"
 
-int64_t MonotonicMs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
+namespace engine {
 
 WorkerSlot* MapSlots(int count) {
   void* p = mmap(nullptr, sizeof(WorkerSlot) * count, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -24,7 +20,7 @@ void UnmapSlots(WorkerSlot* slots, int count) {
 }
 
 void Beat(WorkerSlot* slot) {
-  if (slot) slot->heartbeat_ms = MonotonicMs();
+  if (slot) slot->heartbeat_ms = posix::MonotonicMs();
 }
 
 }  // namespace engine

@@ -10,7 +10,7 @@ namespace engine {
 
 struct WorkerSlot {
   volatile pid_t pid;
-  volatile int64_t heartbeat_ms;  // CLOCK_MONOTONIC milliseconds
+  volatile int64_t heartbeat_ms;  // posix::MonotonicMs()
   volatile uint64_t requests;
 };
 
@@ -20,7 +20,5 @@ WorkerSlot* MapSlots(int count);
 void UnmapSlots(WorkerSlot* slots, int count);
 // Records that the worker in slot is alive now.
 void Beat(WorkerSlot* slot);
-// Returns CLOCK_MONOTONIC in milliseconds.
-int64_t MonotonicMs();
 
 }  // namespace engine

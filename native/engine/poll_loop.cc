@@ -27,17 +27,6 @@ static constexpr int kLingerMs = 2000;       // how long a closing connection wa
 static constexpr size_t kHighWater = 65536;  // Write asks the app to wait above this much queued output
 static constexpr uint64_t kFileTurn = 2u << 20;  // file bytes one connection sends per turn (nginx's sendfile_max_chunk)
 
-int64_t PollLoop::NowMs() {
-  struct timespec ts;
-#ifdef CLOCK_MONOTONIC_COARSE
-  // Read several times per request; deadlines are seconds: a tick (1-4 ms) is precise enough.
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-#else
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-#endif
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 // Fills *out with the numeric host and port of ss.
 static void PeerFrom(const sockaddr_storage& ss, posix::SockAddr* out) {
   out->family = ss.ss_family;
@@ -110,7 +99,7 @@ int PollLoop::Start(const std::vector<int>& listen_fds, const Limits& limits, Po
     return r;
   }
   started_ = true;
-  now_ = NowMs();
+  now_ = posix::MonotonicMs();
   return 0;
 }
 
@@ -155,7 +144,7 @@ void PollLoop::RunOnce() {
   Sweep();
   PollerEvent evs[kEventBatch];
   int n = poller_.Wait(evs, kEventBatch, 0);
-  now_ = NowMs();
+  now_ = posix::MonotonicMs();
   if (n < 0) handler_->OnError(n, "epoll_wait");
   for (int i = 0; i < n; i++) {
     int li = ListenerOf(evs[i].data);
@@ -180,14 +169,14 @@ void PollLoop::RunOnce() {
 
 void PollLoop::RunTimers() {
   if (!started_ || stopped_) return;
-  now_ = NowMs();
+  now_ = posix::MonotonicMs();
   ExpireDeadlines();
   RunPending();
 }
 
 void PollLoop::RunPending() {
   if (!started_ || stopped_) return;
-  now_ = NowMs();
+  now_ = posix::MonotonicMs();
   // Index loop: Drive may hand out a request the app answers at once,
   // queueing this connection again.
   for (size_t i = 0; i < resume_.size(); i++) {
@@ -244,6 +233,12 @@ bool PollLoop::Accept(int listener) {
       int e = errno;
       if (e == EAGAIN || e == EWOULDBLOCK) return false;
       if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;  // that connection is gone; others wait
+      if (e == EINVAL) {
+        // Not listening any more: the prefork master shut the socket down at
+        // the end of a graceful stop (posix::StopListening). Nothing to accept.
+        Listen(false);
+        return false;
+      }
       handler_->OnError(-e, "accept");
       // Out of descriptors or memory: the listening socket stays readable,
       // so stop watching it for a while instead of spinning.
@@ -295,6 +290,13 @@ void PollLoop::Drive(PollConn* c) {
     if (c->state != ConnState::kHead && c->state != ConnState::kBody) return;
     int status = 0;
     Step s = c->Advance(limits_, &scratch_, &status);
+    if (c->proxied.host[0]) {
+      // The PROXY header named the client: it is the peer from now on.
+      c->peer.family = c->proxied.family;
+      snprintf(c->peer.host, sizeof c->peer.host, "%s", c->proxied.host);
+      c->peer.port = c->proxied.port;
+      c->proxied.host[0] = 0;
+    }
     if (s == Step::kDrop) {
       handler_->OnError(-EPROTO, "PROXY protocol header");
       CloseConn(c);
@@ -381,19 +383,15 @@ int PollLoop::Send(PollConn* c, const Piece* pieces, int n) {
   for (int i = 0; i < n && k < 4; i++)
     if (pieces[i].len) iov[k++] = {const_cast<char*>(pieces[i].data), pieces[i].len};
   if (k == 0) return 0;
-  ssize_t w;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = iov;
-  msg.msg_iovlen = k;
   // One sendmsg for head and body: no copy of the body, no second write.
   // MSG_MORE while a file follows the head: the kernel waits for the
   // file's first bytes, and a small file leaves in one segment with it.
-  int flags = MSG_NOSIGNAL | (c->file.active() && c->file.left ? kMsgMore : 0);
-  do w = sendmsg(c->fd, &msg, flags);
-  while (w < 0 && errno == EINTR);
+  int flags = c->file.active() && c->file.left ? kMsgMore : 0;
+  ssize_t w;
+  do w = posix::SendMsg(c->fd, iov, k, flags);
+  while (w == -EINTR);
   if (w < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+    if (w != -EAGAIN && w != -EWOULDBLOCK) {
       CloseConn(c);  // EPIPE, ECONNRESET: the peer is gone
       return -1;
     }
@@ -466,12 +464,10 @@ void PollLoop::Reject(PollConn* c, int status) {
   handler_->OnRejected(status, c->peer);
   if (c->closed) return;
   DeadlineList::Unlink(c);
-  std::string resp = http::ErrorResponse(status, http::StartsWithHead(c->in, c->in_end));
+  c->QueueError(status);
   counters::Response(status);
-  c->keep_alive = false;
   c->must_linger = true;  // the rest of a bad request may be on its way
-  Piece p[1] = {{resp.data(), resp.size()}};
-  if (Send(c, p, 1) < 0) return;
+  if (Send(c, nullptr, 0) < 0) return;
   ResponseDone(c);
 }
 
@@ -531,8 +527,9 @@ int64_t PollLoop::Respond(uint32_t id, const http::ResponseHead& head, const cha
   PollConn* c = Find(id);
   if (!c) return -ENOTCONN;
   if (c->state != ConnState::kApp) return -EALREADY;
-  now_ = NowMs();  // the app answers later than the last event: deadlines count from now
+  now_ = posix::MonotonicMs();  // the app answers later than the last event: deadlines count from now
   if (!c->QueueHead(head, body_length, !stopping_)) return -EINVAL;
+  counters::Response(head.status);
   if (body_length < 0) {
     c->state = ConnState::kStream;
     return Send(c, nullptr, 0) < 0 ? -ENOTCONN : 0;
@@ -551,8 +548,9 @@ int64_t PollLoop::RespondFile(uint32_t id, const http::ResponseHead& head, FileS
     file->Close();
     return c ? -EALREADY : -ENOTCONN;
   }
-  now_ = NowMs();
+  now_ = posix::MonotonicMs();
   if (!c->QueueHead(head, static_cast<int64_t>(file->left), !stopping_)) return -EINVAL;
+  counters::Response(head.status);
   c->file = *file;
   file->fd = -1;  // the connection owns it now
   if (!c->send_body) {
@@ -595,16 +593,16 @@ int PollLoop::Write(uint32_t id, const char* data, size_t len) {
   PollConn* c = Find(id);
   if (!c) return -ENOTCONN;
   if (c->state != ConnState::kStream) return -EALREADY;
-  now_ = NowMs();
+  now_ = posix::MonotonicMs();
   if (c->send_body && len > 0) {
-    c->body_bytes += len;
     int r;
     if (c->chunked_out) {
       char line[24];
-      int k = snprintf(line, sizeof line, "%zx\r\n", len);
-      Piece p[3] = {{line, static_cast<size_t>(k)}, {data, len}, {"\r\n", 2}};
+      size_t k = c->ChunkLine(len, line);
+      Piece p[3] = {{line, k}, {data, len}, {"\r\n", 2}};
       r = Send(c, p, 3);
     } else {
+      c->body_bytes += len;
       Piece p[1] = {{data, len}};
       r = Send(c, p, 1);
     }
@@ -621,9 +619,9 @@ int64_t PollLoop::End(uint32_t id) {
   PollConn* c = Find(id);
   if (!c) return -ENOTCONN;
   if (c->state != ConnState::kStream) return -EALREADY;
-  now_ = NowMs();
+  now_ = posix::MonotonicMs();
   if (c->send_body && c->chunked_out) {
-    Piece p[1] = {{"0\r\n\r\n", 5}};
+    Piece p[1] = {{http::kLastChunk, sizeof http::kLastChunk - 1}};
     if (Send(c, p, 1) < 0) return -ENOTCONN;
   }
   int64_t bytes = static_cast<int64_t>(c->body_bytes);
@@ -639,7 +637,7 @@ int PollLoop::Close(uint32_t id) {
 }
 
 void PollLoop::Stop(bool graceful, bool refuse_new) {
-  now_ = NowMs();
+  now_ = posix::MonotonicMs();
   if (!stopping_) {
     stopping_ = true;
     if (graceful) {

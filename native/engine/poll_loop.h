@@ -112,8 +112,6 @@ class PollLoop {
   size_t connections() const { return conns_.size(); }
   // Returns the number of requests handed to the app so far.
   uint64_t requests() const { return requests_; }
-  // Returns the monotonic clock in ms (the deadlines' clock).
-  static int64_t NowMs();
 
  private:
   struct Piece {

@@ -1,6 +1,7 @@
 #include "engine/prefork.h"
 
 #include "engine/counters.h"
+#include "engine/reap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,22 +65,19 @@ void SignalAll(int sig, bool old_generation_only) {
 
 // Reaps every exited worker (the waitpid(-1, WNOHANG) loop) and frees its slot.
 void Reap(PreforkEvents* ev, int* wanted_gone) {
-  posix::WaitStatus st;
-  while (posix::WaitPid(-1, WNOHANG, &st) > 0) {
-    if (g_successor > 0 && st.pid == g_successor) {
-      g_successor = 0;
-      ev->OnSuccessorExited(st);
-      continue;
-    }
-    int slot = FindSlot(st.pid);
-    bool expected = g_stopping || (slot >= 0 && g_slot_generation[slot] != g_generation);
-    if (slot >= 0) g_slots[slot].pid = 0;
-    if (*wanted_gone > 0 && !expected) {
-      (*wanted_gone)--;
-      expected = true;
-    }
-    ev->OnReaped(st, expected);
-  }
+  ReapExited(
+      &g_successor,
+      [&](const posix::WaitStatus& st) {
+        int slot = FindSlot(st.pid);
+        bool expected = g_stopping || (slot >= 0 && g_slot_generation[slot] != g_generation);
+        if (slot >= 0) g_slots[slot].pid = 0;
+        if (*wanted_gone > 0 && !expected) {
+          (*wanted_gone)--;
+          expected = true;
+        }
+        ev->OnReaped(st, expected);
+      },
+      [&](const posix::WaitStatus& st) { ev->OnSuccessorExited(st); });
 }
 
 posix::SignalNotify g_previous_notify = nullptr;  // TypeScript's delivery, given back on return
@@ -89,7 +87,7 @@ posix::SignalNotify g_previous_notify = nullptr;  // TypeScript's delivery, give
 void RecycleLarge(const PreforkOptions& opt, PreforkEvents* ev) {
   static int64_t last_check_ms = 0;
   if (opt.max_worker_rss <= 0) return;
-  int64_t now = MonotonicMs();
+  int64_t now = posix::MonotonicMs();
   if (now - last_check_ms < 1000) return;
   last_check_ms = now;
   for (int i = 0; i < kMaxWorkers; i++) {
@@ -138,7 +136,7 @@ void Shutdown(const PreforkOptions& opt, PreforkEvents* ev, bool graceful) {
   if (refusing)
     for (int fd : opt.listen_fds) posix::StopQueueing(fd);
   SignalAll(graceful ? SIGTERM : SIGKILL, false);
-  int64_t deadline = MonotonicMs() + (graceful ? opt.graceful_timeout_ms : 2000);
+  int64_t deadline = posix::MonotonicMs() + (graceful ? opt.graceful_timeout_ms : 2000);
   while (Alive() > 0) {
     Reap(ev, &none);
     if (refusing && (QueuesEmpty(opt.listen_fds) || Alive() == 0)) {
@@ -146,9 +144,9 @@ void Shutdown(const PreforkOptions& opt, PreforkEvents* ev, bool graceful) {
       refusing = false;
     }
     if (Alive() == 0) break;
-    if (MonotonicMs() > deadline) {
+    if (posix::MonotonicMs() > deadline) {
       SignalAll(SIGKILL, false);
-      deadline = MonotonicMs() + 5000;
+      deadline = posix::MonotonicMs() + 5000;
     }
     struct pollfd p = {g_wake[0], POLLIN, 0};
     poll(&p, 1, refusing ? 5 : 100);
@@ -183,6 +181,7 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
   g_successor = opt->successor;
   int wanted_gone = 0;  // SIGTTOU: workers we stopped on purpose
   bool retire_old = true;
+  int pending_stop = 0;  // a SIGTERM that came before any worker existed, held until they do
   for (;;) {
     Reap(ev, &wanted_gone);
     if (posix::SignalTake(SIGTTIN) && opt->workers < kMaxWorkers) {
@@ -193,9 +192,19 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
       opt->workers--;
       ev->OnWorkerCount(opt->workers);
     }
-    int stop = posix::SignalTake(SIGTERM) ? SIGTERM
-               : posix::SignalTake(SIGINT) ? SIGINT
-               : posix::SignalTake(SIGQUIT) ? SIGQUIT : 0;
+    int stop = posix::SignalTake(SIGINT) ? SIGINT
+               : posix::SignalTake(SIGQUIT) ? SIGQUIT
+               : posix::SignalTake(SIGTERM) || pending_stop ? SIGTERM : 0;
+    // A graceful stop before any worker runs (SIGTERM right as the server
+    // starts), with connections queued: nobody would accept them, and the
+    // stop would reset them. The workers start first; the stop then reaches
+    // them (each keeps it counted until its own handler exists) and they
+    // serve the queue (PollLoop::Stop).
+    pending_stop = 0;
+    if (stop == SIGTERM && Alive() == 0 && opt->workers > 0 && !QueuesEmpty(opt->listen_fds) && !SocketsShared(g_successor, opt->old_master)) {
+      pending_stop = SIGTERM;
+      stop = 0;
+    }
     if (stop) {
       Shutdown(*opt, ev, stop == SIGTERM);
       g_stopping = false;
@@ -247,7 +256,7 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
     while (current < opt->workers) {
       int slot = FindSlot(0);
       if (slot < 0) break;
-      g_slots[slot].heartbeat_ms = MonotonicMs();
+      g_slots[slot].heartbeat_ms = posix::MonotonicMs();
       g_slots[slot].requests = 0;
       pid_t pid = posix::Fork();
       if (pid == 0) {
@@ -278,7 +287,7 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
       retire_old = false;
     }
     // Silent workers: their JS is stuck (or deadlocked after fork).
-    int64_t now = MonotonicMs();
+    int64_t now = posix::MonotonicMs();
     for (int i = 0; i < kMaxWorkers; i++) {
       if (g_slots[i].pid > 0 && now - g_slots[i].heartbeat_ms > opt->timeout_ms) {
         ev->OnTimeout(g_slots[i].pid);
@@ -287,7 +296,7 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
       }
     }
     struct pollfd p = {g_wake[0], POLLIN, 0};
-    poll(&p, 1, 1000);
+    poll(&p, 1, pending_stop ? 0 : 1000);
     Drain();
   }
 }

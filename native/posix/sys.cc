@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "posix/signals.h"
@@ -251,6 +252,40 @@ ssize_t WriteAll(int fd, const void* buf, size_t len) {
   return static_cast<ssize_t>(len);
 }
 
+ssize_t SendMsg(int fd, const struct iovec* iov, int n, int flags) {
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = const_cast<struct iovec*>(iov);
+  msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(n);
+#ifdef MSG_NOSIGNAL
+  flags |= MSG_NOSIGNAL;
+#endif
+  return ResultSize(sendmsg(fd, &msg, flags));
+}
+
+ssize_t SendAll(int fd, struct iovec* iov, int n) {
+  ssize_t total = 0;
+  while (n > 0 && iov[0].iov_len == 0) iov++, n--;
+  while (n > 0) {
+    ssize_t w = SendMsg(fd, iov, n, 0);
+    if (w == -ENOTSOCK) w = ResultSize(writev(fd, iov, n));  // a pipe or a file, as WriteAll allows
+    if (w == -EINTR) continue;
+    if (w < 0) return w;
+    total += w;
+    size_t left = static_cast<size_t>(w);
+    while (n > 0 && left >= iov[0].iov_len) {
+      left -= iov[0].iov_len;
+      iov++, n--;
+    }
+    if (n > 0) {
+      iov[0].iov_base = static_cast<char*>(iov[0].iov_base) + left;
+      iov[0].iov_len -= left;
+    }
+    while (n > 0 && iov[0].iov_len == 0) iov++, n--;
+  }
+  return total;
+}
+
 int Shutdown(int fd, int how) { return Result(shutdown(fd, how)); }
 
 int Close(int fd) {
@@ -357,6 +392,16 @@ void* SharedMemory(const char* name, size_t size, int* fd) {
   *fd = p == MAP_FAILED ? -errno : -1;
   return p == MAP_FAILED ? nullptr : p;
 #endif
+}
+
+int64_t MonotonicMs() {
+  struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 int Kill(pid_t pid, int sig) { return Result(kill(pid, sig)); }

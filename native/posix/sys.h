@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 namespace posix {
 
@@ -63,6 +64,12 @@ ssize_t Write(int fd, const void* buf, size_t len);
 ssize_t Send(int fd, const void* buf, size_t len, int flags);
 // Writes all of buf, retrying short writes and EINTR: returns len or -errno.
 ssize_t WriteAll(int fd, const void* buf, size_t len);
+// sendmsg(2) of n buffers (a gather write), without SIGPIPE (MSG_NOSIGNAL):
+// returns the bytes sent or -errno (EAGAIN on a full non-blocking socket).
+ssize_t SendMsg(int fd, const struct iovec* iov, int n, int flags);
+// Sends all n buffers, retrying short writes and EINTR (iov is consumed:
+// its entries are advanced). Returns the total or -errno.
+ssize_t SendAll(int fd, struct iovec* iov, int n);
 // shutdown(2)/close(2): return 0 or -errno.
 int Shutdown(int fd, int how);
 int Close(int fd);
@@ -108,6 +115,10 @@ pid_t PeekExited(WaitStatus* status);
 // it through /proc/PID/fd/N; elsewhere an anonymous mapping (*fd = -1).
 // Returns the mapping, or nullptr with *fd = -errno.
 void* SharedMemory(const char* name, size_t size, int* fd);
+// CLOCK_MONOTONIC in milliseconds, from the coarse clock where there is one
+// (CLOCK_MONOTONIC_COARSE: a tick of 1-4 ms, no vDSO work beyond a load):
+// the one clock of every engine timeout and deadline.
+int64_t MonotonicMs();
 // kill(2): returns 0 or -errno.
 int Kill(pid_t pid, int sig);
 // The resident set size of pid in bytes, shared pages included (Linux:

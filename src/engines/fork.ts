@@ -12,7 +12,7 @@ import { ReapReasons, WATCHDOG_EXIT } from './reap-reason.js';
 import { formatHostPort } from '../listen.js';
 import { serveConnection } from './connection.js';
 import { createHttpServer, guardListener, serveSocket } from './listener.js';
-import type { EngineContext } from './types.js';
+import type { EngineContext, EngineOptions } from './types.js';
 import type { RawWaitStatus } from '../native.js';
 
 
@@ -61,6 +61,17 @@ function traceLine(ev: TraceEvent): string {
   }
 }
 
+/**
+ * How many connections may wait for their request head at once
+ * (--fork-after head): each costs a descriptor, so half of RLIMIT_NOFILE's
+ * soft limit (getrlimit(2); Node raises it to the hard limit at start),
+ * between 64 and 65536.
+ */
+export function defaultMaxWaiting(): number {
+  const { soft } = getrlimit(constants.RLIMIT_NOFILE);
+  return soft < 0 ? 65536 : Math.max(64, Math.min(65536, Math.floor(soft / 2)));
+}
+
 type ChildResult = { role: 'child'; fd: number; address: { address: string; port: number }; listener: number };
 type ParentResult = { role: 'parent'; event: 'stopped' | 'upgrade' | 'reload' | 'pause' | 'reopen'; stopSignal: string | null; drained: number };
 
@@ -74,13 +85,21 @@ async function parentLoop(ctx: EngineContext): Promise<ChildResult | undefined> 
   const { log, options, master } = ctx;
   const forkLoop = native.forkLoop as (
     fds: number[],
-    opts: { maxChildren: number; gracefulTimeoutMs: number; reportCleanExits: boolean; successor: number; oldMaster: number; pauseOnWinch: boolean; tracePauseMs: number },
+    opts: {
+      maxChildren: number; gracefulTimeoutMs: number; reportCleanExits: boolean; successor: number; oldMaster: number; pauseOnWinch: boolean; tracePauseMs: number;
+      forkAfterHead: boolean; limits: EngineOptions; maxWaiting: number;
+    },
     onReaped: (st: RawWaitStatus) => void,
     onError: (err: Error) => void,
     onSuccessorExited: (st: RawWaitStatus) => void,
     onTrace: (ev: TraceEvent) => void,
   ) => ChildResult | ParentResult;
   const tracePauseMs = options.traceForksMs ?? 0;
+  const forkAfterHead = (options.forkAfter ?? 'head') === 'head';
+  const maxWaiting = defaultMaxWaiting();
+  log.info(forkAfterHead
+    ? `A child is forked once a request head has come (--fork-after head); up to ${maxWaiting} connections wait for theirs`
+    : 'A child is forked at accept (--fork-after accept)');
   if (tracePauseMs > 0) log.info(`Tracing forks (--trace-forks): each stage of a connection lasts ${tracePauseMs} ms`);
   const maxChildren = options.maxChildren ?? defaultMaxChildren();
   log.info(maxChildren > 0 ? `At most ${maxChildren} children at once (--max-children)` : 'No bound on children (--max-children 0)');
@@ -104,6 +123,7 @@ async function parentLoop(ctx: EngineContext): Promise<ChildResult | undefined> 
         maxChildren, gracefulTimeoutMs: (options.gracefulTimeout ?? 30) * 1000,
         reportCleanExits: tracePauseMs > 0 || (log.debug !== undefined && log.debugEnabled !== false),
         successor: master?.successor ?? 0, oldMaster: master?.oldMaster ?? 0, pauseOnWinch: master?.pauseOnWinch ?? false, tracePauseMs,
+        forkAfterHead, limits: options, maxWaiting,
       },
       onReaped, onError, (st) => master?.successorExited(st), (ev) => log.info(traceLine(ev)),
     );
@@ -159,7 +179,7 @@ export async function runFork(ctx: EngineContext): Promise<void> {
         }
         guarded(req, res);
       }, options);
-      await serveSocket(server, r.fd);
+      await serveSocket(server, r.fd, native.takeInheritedInput(r.fd));
     } else await serveConnection(r.fd, {
       handler: app.handler,
       log,

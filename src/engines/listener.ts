@@ -92,9 +92,13 @@ export function createHttpServer(listener: http.RequestListener, options: Engine
  * Serves the connection on descriptor `fd` (an accepted TCP socket) with
  * `server`; resolves when the connection has closed, its descriptor with
  * it. libuv takes the descriptor over (O_NONBLOCK is set on it).
+ * `received`: bytes of the connection already read (by the fork parent,
+ * --fork-after head), given to node:http before what the socket brings.
  */
-export function serveSocket(server: http.Server, fd: number): Promise<void> {
+export function serveSocket(server: http.Server, fd: number, received?: Buffer | null): Promise<void> {
   const socket = new net.Socket({ fd, readable: true, writable: true });
+  // Bytes already read from fd (the fork parent waited for the head): node:http reads them first.
+  if (received?.length) socket.unshift(received);
   return new Promise((resolve) => {
     socket.once('close', () => resolve());
     server.emit('connection', socket);

@@ -59,7 +59,9 @@ export interface NativePollServer {
    * `body` is a Buffer; with `null` the body streams with `write()`/`end()`.
    * Returns the body bytes the response carries (0 for HEAD, 204, 304 or a
    * stream), or -1 when the connection is gone. Throws TypeError for an
-   * invalid field (nothing was sent; respond again).
+   * invalid field (nothing was sent; respond again), and an Error with code
+   * `ERR_INVALID_STATE` when the connection is not waiting for a response
+   * (answered already, or streaming).
    */
   respond(connId: number, status: number, reason: string | undefined, headers: string[], body: Buffer | null): number;
   /**
@@ -70,9 +72,9 @@ export interface NativePollServer {
    * during the transfer closes the connection short of its Content-Length.
    */
   respondFile(connId: number, status: number, reason: string | undefined, headers: string[], file: FileBody): number;
-  /** Sends part of a streamed body. Returns 1 (go on), 0 (wait for onDrain), -1 (the connection is gone). */
+  /** Sends part of a streamed body. Returns 1 (go on), 0 (wait for onDrain), -1 (the connection is gone). ERR_INVALID_STATE when none streams. */
   write(connId: number, chunk: Buffer): number;
-  /** Ends a streamed body. Returns its body bytes, or -1 when the connection is gone. */
+  /** Ends a streamed body. Returns its body bytes, or -1 when the connection is gone. ERR_INVALID_STATE when none streams. */
   end(connId: number): number;
   /** Closes the connection now (a response that failed midway). */
   close(connId: number): void;

@@ -13,6 +13,13 @@ export interface EngineOptions extends HttpLimits {
    * many ms, so an observer sees it. Absent or 0: off.
    */
   traceForksMs?: number;
+  /**
+   * fork: when a connection gets its child. 'head' (the default): once its
+   * whole request head has come, read by the parent without blocking, so a
+   * client that sends half a head holds a descriptor, not a process.
+   * 'accept': right after accept(2), the course's server.
+   */
+  forkAfter?: 'accept' | 'head';
   /** Seconds a request may run before its process is stopped (503 if nothing was sent). Default 30. */
   timeout?: number;
   /** Seconds in-flight requests get after SIGTERM. Default 30. */

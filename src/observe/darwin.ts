@@ -6,7 +6,7 @@
 // Not verified on a Mac by this project's CI (Linux): see docs/observe.md.
 
 import { native } from '../native.js';
-import { constants as osConstants } from 'node:os';
+import { enosys } from './procfs.js';
 import type { Descriptor, ProcessInfo, ProcessState } from '../observe.js';
 
 interface RawProcess {
@@ -30,18 +30,10 @@ let binding: ProcBinding | null = null;
 /** Wait statuses of the zombies seen by the last darwinProcessTree() call. */
 const zombieStatuses = new Map<number, number>();
 
-function enosys(call: string): NodeJS.ErrnoException {
-  const err: NodeJS.ErrnoException = new Error(
-    `ENOSYS: forkserve/observe ${call}() on macOS needs the addon's libproc functions (procTree, procDescriptors); rebuild it with \`npm rebuild forkserve\``,
-  );
-  err.code = 'ENOSYS';
-  err.errno = -(osConstants.errno.ENOSYS ?? 0);
-  return err;
-}
 
 function load(call: string): Required<ProcBinding> {
   binding ??= native as unknown as ProcBinding;
-  if (!binding?.procTree || !binding.procDescriptors) throw enosys(call);
+  if (!binding?.procTree || !binding.procDescriptors) throw enosys(call, "on macOS needs the addon's libproc functions (procTree, procDescriptors); rebuild it with `npm rebuild forkserve`");
   return binding as Required<ProcBinding>;
 }
 

@@ -7,6 +7,7 @@
 
 import * as fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { SystemError } from '../errors.js';
 
 /**
  * USER_HZ, the unit of the time fields in /proc/PID/stat. It is fixed at 100
@@ -113,18 +114,19 @@ const ERRNO_DESCRIPTIONS: Record<string, string> = {
 };
 
 /**
- * Builds an error shaped like Node's SystemError from fs calls:
- * `code` ('ESRCH'), `errno` (negative, as libuv reports it), `syscall`, `path`,
- * and a message `ESRCH: no such process, open '/proc/123/stat'`.
+ * A SystemError (src/errors.ts, the posix layer's) shaped like Node's from
+ * fs calls: `code` ('ESRCH'), `errno` (negative, as libuv reports it),
+ * `syscall`, `path`, and a message `ESRCH: no such process, open
+ * '/proc/123/stat'`.
  */
-export function systemError(code: 'ESRCH', syscall: string, path: string): NodeJS.ErrnoException {
+export function systemError(code: 'ESRCH', syscall: string, path: string): SystemError {
   const description = ERRNO_DESCRIPTIONS[code] ?? code;
-  const err: NodeJS.ErrnoException = new Error(`${code}: ${description}, ${syscall} '${path}'`);
-  err.code = code;
-  err.errno = -(osConstants.errno[code] ?? 0);
-  err.syscall = syscall;
-  err.path = path;
-  return err;
+  return new SystemError(`${code}: ${description}, ${syscall} '${path}'`, { code, errno: -(osConstants.errno[code] ?? 0), syscall, path });
+}
+
+/** The ENOSYS SystemError of a forkserve/observe call this platform cannot answer; `why` ends the message. */
+export function enosys(call: string, why: string): SystemError {
+  return new SystemError(`ENOSYS: forkserve/observe ${call}() ${why}`, { code: 'ENOSYS', errno: -(osConstants.errno.ENOSYS ?? 0), syscall: call });
 }
 
 /** True for the fs error codes that mean "the process (or its fd) is gone". */

@@ -1,30 +1,25 @@
-#include "engine/poll_conn.h"
+#include "http/conn_core.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/counters.h"
-
-namespace engine {
+namespace http {
 
 static constexpr size_t kInitialInput = 4096;   // most request heads fit
 static constexpr size_t kKeepInput = 65536;     // a bigger buffer is given back between requests
 static constexpr size_t kEagerBody = 131072;    // a Content-Length body up to this end is given its room at once
 static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-PollConn::~PollConn() {
-  FreeInput();
-  file.Close();
-}
+ConnCore::~ConnCore() { FreeInput(); }
 
-void PollConn::FreeInput() {
+void ConnCore::FreeInput() {
   free(in);
   in = nullptr;
   in_cap = in_end = 0;
 }
 
-bool PollConn::Reserve(size_t cap) {
+bool ConnCore::Reserve(size_t cap) {
   if (cap <= in_cap) return true;
   // realloc, not a vector: growing a body buffer must not zero it first.
   char* p = static_cast<char*>(realloc(in, cap));
@@ -34,7 +29,7 @@ bool PollConn::Reserve(size_t cap) {
   return true;
 }
 
-char* PollConn::ReadInto(size_t* space) {
+char* ConnCore::ReadInto(size_t* space) {
   if (state == ConnState::kLinger) in_end = 0;  // input is discarded
   if (in_end == in_cap) {
     size_t cap = in_cap ? in_cap * 2 : kInitialInput;
@@ -54,7 +49,7 @@ char* PollConn::ReadInto(size_t* space) {
   return in + in_end;
 }
 
-Step PollConn::Dispatch(const Limits& limits, Request* req, size_t body_len) {
+Step ConnCore::Dispatch(const CoreLimits& limits, Request* req, size_t body_len) {
   // Reading the body may have moved the buffer: parse the head again so its
   // pointers are fresh (the bytes are unchanged; heads are small).
   if (body_kind != HP_BODY_NONE) {
@@ -69,23 +64,49 @@ Step PollConn::Dispatch(const Limits& limits, Request* req, size_t body_len) {
   return Step::kRequest;
 }
 
-Step PollConn::ProxyStep() {
+Step ConnCore::ProxyStep() {
   http::ProxyAddress pa;
   long r = http::ParseProxyHeader(in, in_end, &pa);
   if (r < 0) return Step::kDrop;
   if (r == 0) return Step::kNeedMore;
-  if (!pa.local) {
-    peer.family = pa.family;
-    snprintf(peer.host, sizeof peer.host, "%s", pa.host);
-    peer.port = pa.port;
-  }
+  if (!pa.local) proxied = pa;
   memmove(in, in + r, in_end - static_cast<size_t>(r));
   in_end -= static_cast<size_t>(r);
   proxy_pending = false;
   return Step::kRequest;  // taken: go on with HTTP
 }
 
-Step PollConn::Advance(const Limits& limits, Request* req, int* status) {
+// An incomplete head of `buffered` bytes. The parser rejects a request
+// line or field section over the limits as soon as it sees it; this bound
+// only stops a buffer that keeps growing.
+static Step Incomplete(const CoreLimits& limits, size_t buffered, int* status) {
+  if (buffered > limits.parser.max_request_line + limits.parser.max_header_bytes + 64) {
+    *status = 431;
+    return Step::kReject;
+  }
+  return Step::kNeedMore;
+}
+
+Step ConnCore::PeekHead(const CoreLimits& limits, int* status) const {
+  size_t off = 0;
+  if (proxy_pending) {
+    ProxyAddress pa;
+    long r = ParseProxyHeader(in, in_end, &pa);
+    if (r < 0) return Step::kDrop;
+    if (r == 0) return Step::kNeedMore;
+    off = static_cast<size_t>(r);
+  }
+  if (in_end == off) return Step::kNeedMore;
+  Request req;
+  req.head.headers = req.fields;
+  req.head.num_headers = sizeof req.fields / sizeof req.fields[0];
+  int r = hp_parse_request(in + off, in_end - off, &req.head, &limits.parser, status);
+  if (r == HP_ERROR) return Step::kReject;
+  if (r == HP_INCOMPLETE) return Incomplete(limits, in_end - off, status);
+  return Step::kRequest;
+}
+
+Step ConnCore::Advance(const CoreLimits& limits, Request* req, int* status) {
   if (state == ConnState::kBody) return BodyStep(limits, req, status);
   if (state != ConnState::kHead || in_end == 0) return Step::kNeedMore;
   if (proxy_pending) {
@@ -97,15 +118,7 @@ Step PollConn::Advance(const Limits& limits, Request* req, int* status) {
   req->head.num_headers = sizeof req->fields / sizeof req->fields[0];
   int r = hp_parse_request(in, in_end, &req->head, &limits.parser, status);
   if (r == HP_ERROR) return Step::kReject;
-  if (r == HP_INCOMPLETE) {
-    // The parser rejects a request line or field section over the limits as
-    // soon as it sees it; this bound only stops a buffer that keeps growing.
-    if (in_end > limits.parser.max_request_line + limits.parser.max_header_bytes + 64) {
-      *status = 431;
-      return Step::kReject;
-    }
-    return Step::kNeedMore;
-  }
+  if (r == HP_INCOMPLETE) return Incomplete(limits, in_end, status);
   const hp_request& h = req->head;
   head_len = static_cast<size_t>(r);
   body_kind = h.body_kind;
@@ -132,7 +145,7 @@ Step PollConn::Advance(const Limits& limits, Request* req, int* status) {
   return BodyStep(limits, req, status);
 }
 
-Step PollConn::BodyStep(const Limits& limits, Request* req, int* status) {
+Step ConnCore::BodyStep(const CoreLimits& limits, Request* req, int* status) {
   if (body_kind == HP_BODY_LENGTH) {
     uint64_t end = head_len + content_length;
     if (in_end >= end) {
@@ -171,8 +184,8 @@ Step PollConn::BodyStep(const Limits& limits, Request* req, int* status) {
   return Step::kNeedMore;
 }
 
-bool PollConn::QueueHead(const http::ResponseHead& head, int64_t body_length, bool allow_keep_alive) {
-  http::FramingInput fin;
+bool ConnCore::QueueHead(const ResponseHead& head, int64_t body_length, bool allow_keep_alive) {
+  FramingInput fin;
   fin.minor_version = minor_version;
   fin.head_request = head_request;
   fin.keep_alive = keep_alive && allow_keep_alive;
@@ -181,17 +194,27 @@ bool PollConn::QueueHead(const http::ResponseHead& head, int64_t body_length, bo
     out.clear();
     out_off = 0;
   }
-  http::Framing fr;
-  if (!http::FormatHead(head, fin, &out, &fr)) return false;
+  Framing fr;
+  if (!FormatHead(head, fin, &out, &fr)) return false;
   keep_alive = fr.keep_alive;
   chunked_out = fr.chunked;
   send_body = fr.send_body;
   body_bytes = 0;
-  counters::Response(head.status);
   return true;
 }
 
-void PollConn::Queue(const char* data, size_t len) {
+void ConnCore::QueueError(int status) {
+  std::string resp = ErrorResponse(status, StartsWithHead(in, in_end));
+  Queue(resp.data(), resp.size());
+  keep_alive = false;
+}
+
+size_t ConnCore::ChunkLine(size_t n, char line[24]) {
+  body_bytes += n;
+  return static_cast<size_t>(snprintf(line, 24, "%zx\r\n", n));
+}
+
+void ConnCore::Queue(const char* data, size_t len) {
   if (out_off == out.size()) {
     out.clear();
     out_off = 0;
@@ -202,7 +225,7 @@ void PollConn::Queue(const char* data, size_t len) {
   out.append(data, len);
 }
 
-void PollConn::Written(size_t n) {
+void ConnCore::Written(size_t n) {
   out_off += n;
   if (out_off >= out.size()) {
     out.clear();
@@ -210,7 +233,7 @@ void PollConn::Written(size_t n) {
   }
 }
 
-void PollConn::NextRequest() {
+void ConnCore::NextRequest() {
   size_t rest = in_end - req_end;
   if (rest && req_end) memmove(in, in + req_end, rest);
   in_end = rest;
@@ -228,4 +251,4 @@ void PollConn::NextRequest() {
   if (out.capacity() > kKeepInput && pending() == 0) std::string().swap(out);
 }
 
-}  // namespace engine
+}  // namespace http
