@@ -153,6 +153,8 @@ export function serverDefs(workers: number, floorBin: string | null, floorWhy: s
     { id: 'iterative', label: 'forkserve iterative', kind: 'forkserve', family: 'wsgi', cannot: keepAliveOnly('iterative closes every connection (one client at a time)'),
       launch: (a) => forkserve(`${WSGI_APPS}:${a.id}`, ['--engine', 'iterative']) },
     { id: 'fork', label: 'forkserve fork', kind: 'forkserve', family: 'wsgi', launch: (a) => forkserve(`${WSGI_APPS}:${a.id}`, ['--engine', 'fork']) },
+    { id: 'fork-accept', label: 'forkserve fork (--fork-after accept)', kind: 'forkserve', family: 'wsgi',
+      launch: (a) => forkserve(`${WSGI_APPS}:${a.id}`, ['--engine', 'fork', '--fork-after', 'accept']) },
     { id: 'prefork', label: `forkserve prefork (${workers})`, kind: 'forkserve', family: 'wsgi', workers,
       launch: (a) => forkserve(`${WSGI_APPS}:${a.id}`, ['--engine', 'prefork', '--workers', String(workers)]),
       files: (dir) => forkserveFiles(dir, ['--engine', 'prefork', '--workers', String(workers)]) },

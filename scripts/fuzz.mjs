@@ -36,7 +36,11 @@ function parseArgs(argv) {
   return { names, seconds: Math.max(1, Math.round((minutes * 60) / names.length)) };
 }
 
-/** The conn target's seeds: each parser seed after a flag byte and three split points (7, 19, 40). */
+/**
+ * The conn target's seeds: each parser seed after a flag byte and three
+ * split points (7, 19, 40), and native/fuzz/corpus-conn (inputs in the
+ * target's own format: the findings it once failed on, kept as regressions).
+ */
 function connSeeds(dir) {
   mkdirSync(dir, { recursive: true });
   const from = path.join(root, 'native', 'fuzz', 'corpus');
@@ -44,6 +48,8 @@ function connSeeds(dir) {
     const cuts = Buffer.from([0x03, 7, 0, 19, 0, 40, 0]);
     writeFileSync(path.join(dir, name), Buffer.concat([cuts, readFileSync(path.join(from, name))]));
   }
+  const kept = path.join(root, 'native', 'fuzz', 'corpus-conn');
+  for (const name of readdirSync(kept)) writeFileSync(path.join(dir, `kept-${name}`), readFileSync(path.join(kept, name)));
   return dir;
 }
 

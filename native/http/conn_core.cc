@@ -156,7 +156,12 @@ Step ConnCore::BodyStep(const CoreLimits& limits, Request* req, int* status) {
     size_t len = in_end - raw;
     long r = len ? hp_chunked_decode(&chunked, in + raw, &len, &limits.parser, status) : HP_INCOMPLETE;
     if (r == HP_ERROR) {
-      if (!*status) *status = 400;
+      // len: what this call decoded before the framing failed. A body that
+      // was already too large there is 413, as when the same bytes come in
+      // pieces and the size check sees it first: the answer must not depend
+      // on how the input was split (native/fuzz/fuzz_conn.cc).
+      if (body_end - head_len + len > limits.max_body) *status = 413;
+      else if (!*status) *status = 400;
       return Step::kReject;
     }
     if (len && body_end != raw) memmove(in + body_end, in + raw, len);
