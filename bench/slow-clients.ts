@@ -5,7 +5,8 @@
  * Measured per --fork-after mode, the server pinned to CPU 0 with taskset,
  * this client on the others:
  *   - the most processes the server tree had while the slow clients waited;
- *   - the tree's resident memory then (RSS summed, shared pages counted once per process);
+ *   - the tree's memory then: proportional set size summed (/proc/PID/smaps_rollup Pss:
+ *     each shared page split among its sharers, so the sum is what the tree costs);
  *   - how long the normal client waited for its answer (give-up after 5 s).
  * Bounded: every phase has a deadline, every socket is destroyed, the
  * server stops with SIGINT (its children SIGKILLed).
@@ -16,15 +17,24 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { childPids, rssKiB, sleep, treePids, waitUntil } from './proc.js';
+import { childPids, sleep, treePids, waitUntil } from './proc.js';
 import { CLI, ROOT, startServer } from './server.js';
+
+/** The proportional set size of pid in KiB (/proc/PID/smaps_rollup), 0 when gone. */
+function pssKiB(pid: number): number {
+  try {
+    return Number(/^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
 
 interface Row {
   mode: string;
   clients: number;
   connected: number;
   mostProcesses: number;
-  rssMiB: number;
+  pssMiB: number;
   normalMs: number | null;
 }
 
@@ -68,14 +78,7 @@ async function measure(mode: 'accept' | 'head', clients: number, logDir: string)
     cpu: 0,
   });
   let most = 1;
-  let rss = 0;
-  const sampler = setInterval(() => {
-    const pids = treePids(server.pid);
-    if (pids.length > most) {
-      most = pids.length;
-      rss = pids.reduce((a, pid) => a + rssKiB(pid), 0);
-    }
-  }, 100);
+  const sampler = setInterval(() => (most = Math.max(most, treePids(server.pid).length)), 100);
   const { socks, connected } = await slowClients(server.port, clients, 60_000);
   // The forks take a while in accept mode: wait until the count stops growing (bounded).
   let last = -1;
@@ -85,11 +88,12 @@ async function measure(mode: 'accept' | 'head', clients: number, logDir: string)
     last = n;
     return stable;
   }, 60_000, 1000);
+  const pss = treePids(server.pid).reduce((a, pid) => a + pssKiB(pid), 0);
   const normalMs = await normalRequest(server.port, 5000);
   clearInterval(sampler);
   for (const s of socks) s.destroy();
   await server.stop('SIGINT', 20_000);
-  return { mode, clients, connected: connected(), mostProcesses: most, rssMiB: Math.round(rss / 1024), normalMs };
+  return { mode, clients, connected: connected(), mostProcesses: most, pssMiB: Math.round(pss / 1024), normalMs };
 }
 
 async function main(): Promise<void> {
@@ -107,9 +111,9 @@ async function main(): Promise<void> {
     '',
     `${clients} connections each send half a request head and stop; then one normal request. Server pinned to CPU 0 (taskset), default --max-children.`,
     '',
-    '| --fork-after | slow clients connected | most processes in the tree | tree RSS then | normal request answered in |',
+    '| --fork-after | slow clients connected | most processes in the tree | tree memory then (Pss) | normal request answered in |',
     '|---|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.mode} | ${r.connected} | ${r.mostProcesses} | ${r.rssMiB} MiB | ${r.normalMs === null ? 'not within 5 s' : `${r.normalMs.toFixed(0)} ms`} |`),
+    ...rows.map((r) => `| ${r.mode} | ${r.connected} | ${r.mostProcesses} | ${r.pssMiB} MiB | ${r.normalMs === null ? 'not within 5 s' : `${r.normalMs.toFixed(0)} ms`} |`),
     '',
   ];
   const file = path.join(out, `${new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19)}-slow-clients.md`);
