@@ -6,7 +6,8 @@
  */
 import { native } from '../native.js';
 import type { AppResponse, Handler, RequestInfo } from '../apps/index.js';
-import { INTERNAL_ERROR, header } from '../apps/responses.js';
+import { INTERNAL_ERROR } from '../apps/responses.js';
+import { callHandler, logResponse, writeFailed } from './respond.js';
 import type { Logger } from '../log.js';
 import { FileBody } from '../apps/file-body.js';
 
@@ -84,13 +85,7 @@ export async function serveConnection(fd: number, ctx: ConnectionContext): Promi
         serverName: ctx.serverName,
         serverPort: ctx.serverPort,
       };
-      let res: AppResponse;
-      try {
-        res = await ctx.handler(req);
-      } catch (err) {
-        ctx.log.error(`Error handling request ${raw.method} ${raw.target}: ${(err as Error)?.stack ?? String(err)}`);
-        res = INTERNAL_ERROR;
-      }
+      const res: AppResponse = await callHandler(ctx.handler, req, ctx.log);
       let status = res.status;
       let headWritten = false;
       try {
@@ -111,7 +106,7 @@ export async function serveConnection(fd: number, ctx: ConnectionContext): Promi
         const syscall = (err as { syscall?: string }).syscall;
         if ((err as { code?: string }).code === 'ESTALE') ctx.log.error(`${raw.method} ${raw.target}: the file changed while it was sent: connection closed`);
         if (syscall === 'write' || syscall === 'sendfile') break;
-        ctx.log.error(`Error writing response to ${raw.method} ${raw.target}: ${(err as Error)?.stack ?? String(err)}`);
+        writeFailed(ctx.log, req, err);
         // A refused head (invalid field) sent nothing: answer 500. A body that
         // failed midway can only be cut short: close the connection.
         if (headWritten) break;
@@ -120,12 +115,7 @@ export async function serveConnection(fd: number, ctx: ConnectionContext): Promi
         conn.writeHead(500, undefined, INTERNAL_ERROR.headers, INTERNAL_ERROR.body as Buffer);
       }
       if (ctx.timeoutSeconds > 0) native.watchdog(fd, 0);
-      if (ctx.log.accessEnabled !== false) {
-        ctx.log.access({
-          remote: req.remoteAddress, method: raw.method, target: raw.target, minorVersion: raw.minorVersion, status,
-          bytes: conn.bodyBytes, referer: header(raw.headers, 'referer'), userAgent: header(raw.headers, 'user-agent'),
-        });
-      }
+      logResponse(ctx.log, req, status, conn.bodyBytes);
       ctx.onRequest?.();
       if (!conn.keepAlive) break;
     }

@@ -9,8 +9,8 @@ import cluster from 'node:cluster';
 import http from 'node:http';
 import net from 'node:net';
 import type { AppResponse, RequestInfo } from '../apps/index.js';
-import { INTERNAL_ERROR } from '../apps/responses.js';
 import { writeResponse } from './node-response.js';
+import { callHandler, logResponse, writeFailed } from './respond.js';
 import { createHttpServer, guardListener, type ListenerOptions } from './listener.js';
 import type { EngineContext } from './types.js';
 import { reopenOnSigusr1 } from '../log.js';
@@ -56,25 +56,16 @@ function createServer(ctx: EngineContext, listener: number, listenerOptions: Lis
       serverName: ctx.servers[listener].name,
       serverPort: ctx.servers[listener].port,
     };
-    let out: AppResponse;
-    try {
-      out = await handler(info);
-    } catch (err) {
-      log.error(`Error handling request ${info.method} ${info.target}: ${(err as Error)?.stack ?? String(err)}`);
-      out = INTERNAL_ERROR;
-    }
+    const out: AppResponse = await callHandler(handler, info, log);
     let bytes = 0;
     try {
       bytes = await writeResponse(res, info.method, out);
     } catch (err) {
-      log.error(`Error writing response to ${info.method} ${info.target}: ${(err as Error)?.stack ?? String(err)}`);
+      writeFailed(log, info, err);
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     }
-    log.access({
-      remote: info.remoteAddress.replace(/^::ffff:/, ''), method: info.method, target: info.target, minorVersion: info.minorVersion,
-      status: out.status, bytes, referer: req.headers.referer, userAgent: req.headers['user-agent'],
-    });
+    logResponse(log, info, out.status, bytes);
   }, options);
   return server;
 }

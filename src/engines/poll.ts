@@ -11,7 +11,8 @@
 import { native, type RawRequest } from '../native.js';
 import { sigaction, type SignalName } from '../signals.js';
 import type { AppResponse, RequestInfo } from '../apps/index.js';
-import { INTERNAL_ERROR, TIMED_OUT, header } from '../apps/responses.js';
+import { INTERNAL_ERROR, TIMED_OUT } from '../apps/responses.js';
+import { callHandler, logResponse, writeFailed } from './respond.js';
 import { FileBody } from '../apps/file-body.js';
 import type { HttpLimits } from './connection.js';
 import { runNode } from './node.js';
@@ -167,13 +168,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
     return server.end(connId);
   }
 
-  function logAccess(req: RequestInfo, status: number, bytes: number): void {
-    if (log.accessEnabled === false) return;
-    log.access({
-      remote: req.remoteAddress, method: req.method, target: req.target, minorVersion: req.minorVersion, status,
-      bytes: bytes > 0 ? bytes : 0, referer: header(req.headers, 'referer'), userAgent: header(req.headers, 'user-agent'),
-    });
-  }
+  const logAccess = (req: RequestInfo, status: number, bytes: number) => logResponse(log, req, status, bytes);
 
   // --timeout 0: no limit, as for the fork engine's watchdog.
   const sweep = timeoutMs <= 0 ? undefined : setInterval(() => {
@@ -188,27 +183,17 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
   }, Math.min(1000, timeoutMs));
   sweep?.unref();
 
-  function failed(req: RequestInfo, err: unknown): AppResponse {
-    log.error(`Error handling request ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);
-    return INTERNAL_ERROR;
-  }
-
   // Calls the app. A synchronous app is answered at once, inside this call
   // from native code (no promise, no microtask); an asynchronous one when
   // its promise settles, unless the sweep answered 503 first.
   function serveRequest(connId: number, req: RequestInfo): void {
-    let r: AppResponse | Promise<AppResponse>;
-    try {
-      r = handler(req);
-    } catch (err) {
-      r = failed(req, err);
-    }
+    const r = callHandler(handler, req, log);
     if (!(r instanceof Promise)) {
       send(connId, req, r);
       return;
     }
     waiting.set(connId, { started: Date.now(), req });
-    r.then(undefined, (err) => failed(req, err)).then((res) => {
+    r.then((res) => {
       // Gone from the map: the sweep answered 503. (A connection's next request
       // is only parsed once this response ends, so connId is this request's.)
       if (waiting.delete(connId)) send(connId, req, res);
@@ -233,7 +218,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
         headSent = true;
         if (bytes >= 0) {
           stream(connId, res.body).then((b) => logAccess(req, status, b), (err) => {
-            log.error(`Error writing response to ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);
+            writeFailed(log, req, err);
             server.close(connId);
             logAccess(req, status, 0);
           });
@@ -241,7 +226,7 @@ export async function runPoll(ctx: EngineContext): Promise<void> {
         }
       }
     } catch (err) {
-      log.error(`Error writing response to ${req.method} ${req.target}: ${(err as Error)?.stack ?? String(err)}`);
+      writeFailed(log, req, err);
       // A refused head (invalid field) sent nothing: answer 500. A body that
       // failed midway can only be cut short: close the connection.
       if (headSent) {
