@@ -12,8 +12,6 @@
 // body framed (a Content-Length slice, or the chunked coding decoded).
 // Strings are latin1, as Node's own parser reports rawHeaders and url (each
 // byte one code unit).
-#include <string.h>
-
 #include "binding/addon.h"
 #include "binding/errors.h"
 #include "binding/values.h"
@@ -48,15 +46,7 @@ static Napi::Value ParseRequest(const Napi::CallbackInfo& info) {
   core_limits.parser = lim;
   core_limits.max_body = ~0ull;  // the parser's limits only: no body is too large here
   http::ConnCore core;
-  for (size_t fed = 0; fed < buf.Length();) {
-    size_t space = 0;
-    char* into = core.ReadInto(&space);
-    if (!into) ThrowRangeError(env, "out of memory");
-    size_t n = buf.Length() - fed < space ? buf.Length() - fed : space;
-    memcpy(into, buf.Data() + fed, n);
-    core.Received(n);
-    fed += n;
-  }
+  if (!core.Feed(buf.Data(), buf.Length())) ThrowRangeError(env, "out of memory");
   http::Request r;
   int status = 0;
   http::Step step = core.Advance(core_limits, &r, &status);

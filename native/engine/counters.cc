@@ -20,8 +20,6 @@ int Create() {
   return fd;
 }
 
-int Fd() { return g_fd; }
-
 void CloseInChild() {
   if (g_fd >= 0) posix::Close(g_fd);
   g_fd = -1;

@@ -38,8 +38,6 @@ enum Reap {
 // mmap(2) MAP_SHARED). Returns its descriptor (close-on-exec), or -errno;
 // counting stays off then. A second call returns the same descriptor.
 int Create();
-// The descriptor Create() made in this process, else -1.
-int Fd();
 // In a forked process: closes the inherited descriptor, keeps counting into the mapping.
 void CloseInChild();
 // Counts a response head sent with this status (100..999). Async-signal-safe.

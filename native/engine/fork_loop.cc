@@ -74,7 +74,8 @@ static int WaitForEvent(const std::vector<int>* listen_fds, int timeout_ms) {
     if (heads >= 0 && (timeout_ms < 0 || heads < timeout_ms)) timeout_ms = heads;
   }
   int r = poll(p, static_cast<nfds_t>(n + 2), timeout_ms);
-  if (g_head_wait) g_heads.Run();  // reads what came, answers 408 to heads past the deadline
+  // Reads what came on waiting connections, answers 408 to heads past their deadline.
+  if (g_head_wait && ((r > 0 && p[1].revents) || g_heads.NextTimeoutMs() == 0)) g_heads.Run();
   if (r <= 0) return -1;  // EINTR: a signal; the caller looks
   // Start after the last one served, so a busy listener cannot starve the others.
   static size_t next = 0;
@@ -220,7 +221,7 @@ static bool ForkFor(const ForkLoopOptions& opt, ForkLoopEvents* events, int conn
     posix::SetNonBlocking(conn, false);
     posix::WriteAll(conn, resp.data(), resp.size());
     counters::Response(503);
-    if (w) g_heads.Forked(w);
+    if (w) g_heads.Close(w);
     else posix::Close(conn);
     events->OnForkFailed(pid);
     WaitForEvent(nullptr, 10);  // EAGAIN: give exiting children a moment
@@ -233,7 +234,7 @@ static bool ForkFor(const ForkLoopOptions& opt, ForkLoopEvents* events, int conn
     TracePause(opt.trace_pause_ms);
   }
   // The child has its own copy; ours would keep the client waiting.
-  if (w) g_heads.Forked(w);
+  if (w) g_heads.Close(w);
   else posix::Close(conn);
   if (trace) Trace(events, TraceStage::kParentClosed, pid, conn, peer);
   return false;

@@ -1,7 +1,6 @@
 #include "engine/head_wait.h"
 
 #include <errno.h>
-#include <string.h>
 
 #include "engine/counters.h"
 
@@ -20,17 +19,7 @@ bool TakeInheritedInput(int fd, std::string* out) {
 
 bool TakeInheritedInput(int fd, http::ConnCore* core) {
   std::string bytes;
-  if (!TakeInheritedInput(fd, &bytes)) return false;
-  for (size_t fed = 0; fed < bytes.size();) {
-    size_t space = 0;
-    char* into = core->ReadInto(&space);
-    if (!into) return false;
-    size_t n = bytes.size() - fed < space ? bytes.size() - fed : space;
-    memcpy(into, bytes.data() + fed, n);
-    core->Received(n);
-    fed += n;
-  }
-  return true;
+  return TakeInheritedInput(fd, &bytes) && core->Feed(bytes.data(), bytes.size());
 }
 
 HeadWait::~HeadWait() { CloseAll(); }
@@ -52,18 +41,18 @@ void HeadWait::Take(int fd, const posix::SockAddr& peer, int listener) {
   heads_.Push(c, posix::MonotonicMs());  // the whole head must come within --headers-timeout of the accept
   Read(c);
   // Still waiting: watched from now on (edge-triggered; Read drained the socket).
-  if (conns_.count(fd) && c->list == &heads_ && poller_.AddEdge(fd, c) < 0) Drop(c);
+  if (conns_.count(fd) && c->list == &heads_ && poller_.AddEdge(fd, c) < 0) Close(c);
 }
 
 void HeadWait::Read(WaitingConn* c) {
   for (;;) {
     size_t space = 0;
     char* into = c->core.ReadInto(&space);
-    if (!into) return Drop(c);
+    if (!into) return Close(c);
     ssize_t n = posix::Read(c->fd, into, space);
     if (n == -EINTR) continue;
     if (n == -EAGAIN || n == -EWOULDBLOCK) break;
-    if (n <= 0) return Drop(c);  // closed (or reset) before its head was whole: no one to answer
+    if (n <= 0) return Close(c);  // closed (or reset) before its head was whole: no one to answer
     c->core.Received(static_cast<size_t>(n));
     if (static_cast<size_t>(n) < space) break;  // a short read emptied the socket
   }
@@ -76,7 +65,7 @@ void HeadWait::Read(WaitingConn* c) {
     case http::Step::kReject:
       return Answer(c, status);
     case http::Step::kDrop:
-      return Drop(c);  // not a PROXY header: closed without an answer
+      return Close(c);  // not a PROXY header: closed without an answer
     default:
       return;  // more to come
   }
@@ -95,8 +84,8 @@ void HeadWait::Run() {
   int64_t now = posix::MonotonicMs();
   while (heads_.head && heads_.head->deadline <= now) {
     WaitingConn* c = static_cast<WaitingConn*>(heads_.head);
-    if (c->core.proxy_pending) Drop(c);  // a PROXY header too slow: no HTTP answer to a load balancer
-    else if (c->core.in_end == 0) Drop(c);  // nothing at all came: closed, as an idle connection
+    if (c->core.proxy_pending) Close(c);  // a PROXY header too slow: no HTTP answer to a load balancer
+    else if (c->core.in_end == 0) Close(c);  // nothing at all came: closed, as an idle connection
     else Answer(c, 408);
   }
 }
@@ -119,20 +108,13 @@ void HeadWait::Answer(WaitingConn* c, int status) {
   posix::SetNonBlocking(c->fd, false);  // a few hundred bytes: let them go out
   posix::WriteAll(c->fd, c->core.pending_data(), c->core.pending());
   counters::Response(status);
-  Drop(c);
+  Close(c);
 }
 
-void HeadWait::Drop(WaitingConn* c) {
+void HeadWait::Close(WaitingConn* c) {
   DeadlineList::Unlink(c);
   poller_.Remove(c->fd);
   posix::Close(c->fd);
-  conns_.erase(c->fd);
-  delete c;
-}
-
-void HeadWait::Forked(WaitingConn* c) {
-  poller_.Remove(c->fd);
-  posix::Close(c->fd);  // the child has its own copy
   conns_.erase(c->fd);
   delete c;
 }
@@ -152,7 +134,7 @@ void HeadWait::Adopt(WaitingConn* conn) {
 }
 
 void HeadWait::CloseAll() {
-  while (!conns_.empty()) Drop(conns_.begin()->second);
+  while (!conns_.empty()) Close(conns_.begin()->second);
   ready_.clear();
 }
 

@@ -52,11 +52,12 @@ class HeadWait {
   // Milliseconds until the next head deadline, -1 when none waits.
   int NextTimeoutMs() const;
   // Connections whose head is complete, oldest first; the caller forks for
-  // each and then calls Forked (parent) or Adopt (child).
+  // each and then calls Close (parent: the child has its own copy) or Adopt (child).
   bool HasReady() const { return !ready_.empty(); }
   WaitingConn* PopReady();
-  // Parent, after the fork: frees conn and closes its descriptor.
-  void Forked(WaitingConn* conn);
+  // Closes conn's descriptor and frees it: the parent's copy after the
+  // fork, or a connection given up (answered, gone, too slow).
+  void Close(WaitingConn* conn);
   // Child, after the fork: keeps conn's bytes for the Connection on its
   // descriptor (TakeInheritedInput), and closes every other waiting
   // descriptor and the poller (they are the parent's), without touching the
@@ -72,7 +73,6 @@ class HeadWait {
   // answered and closed.
   void Read(WaitingConn* c);
   void Answer(WaitingConn* c, int status);
-  void Drop(WaitingConn* c);
 
   Poller poller_;
   Limits limits_;

@@ -181,7 +181,7 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
   g_successor = opt->successor;
   int wanted_gone = 0;  // SIGTTOU: workers we stopped on purpose
   bool retire_old = true;
-  int pending_stop = 0;  // a SIGTERM that came before any worker existed, held until they do
+  bool pending_stop = false;  // a SIGTERM that came before any worker existed, held until they do
   for (;;) {
     Reap(ev, &wanted_gone);
     if (posix::SignalTake(SIGTTIN) && opt->workers < kMaxWorkers) {
@@ -200,9 +200,9 @@ PreforkResult RunPrefork(PreforkOptions* opt, PreforkEvents* ev) {
     // stop would reset them. The workers start first; the stop then reaches
     // them (each keeps it counted until its own handler exists) and they
     // serve the queue (PollLoop::Stop).
-    pending_stop = 0;
+    pending_stop = false;
     if (stop == SIGTERM && Alive() == 0 && opt->workers > 0 && !QueuesEmpty(opt->listen_fds) && !SocketsShared(g_successor, opt->old_master)) {
-      pending_stop = SIGTERM;
+      pending_stop = true;
       stop = 0;
     }
     if (stop) {

@@ -106,15 +106,8 @@ Outcome Run(const uint8_t* data, size_t len, const std::vector<size_t>& cuts, co
       return o;
     }
     size_t until = next_cut < cuts.size() ? cuts[next_cut++] : len;
-    while (fed < until) {
-      size_t space = 0;
-      char* into = core.ReadInto(&space);
-      if (!into) abort();
-      size_t n = std::min(space, until - fed);
-      memcpy(into, data + fed, n);
-      core.Received(n);
-      fed += n;
-    }
+    if (!core.Feed(reinterpret_cast<const char*>(data) + fed, until - fed)) abort();
+    fed = until;
   }
 }
 

@@ -49,6 +49,19 @@ char* ConnCore::ReadInto(size_t* space) {
   return in + in_end;
 }
 
+bool ConnCore::Feed(const char* data, size_t len) {
+  for (size_t fed = 0; fed < len;) {
+    size_t space = 0;
+    char* into = ReadInto(&space);
+    if (!into) return false;
+    size_t n = len - fed < space ? len - fed : space;
+    memcpy(into, data + fed, n);
+    Received(n);
+    fed += n;
+  }
+  return true;
+}
+
 Step ConnCore::Dispatch(const CoreLimits& limits, Request* req, size_t body_len) {
   // Reading the body may have moved the buffer: parse the head again so its
   // pointers are fresh (the bytes are unchanged; heads are small).

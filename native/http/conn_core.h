@@ -98,6 +98,9 @@ struct ConnCore {
   char* ReadInto(size_t* space);
   // n bytes were read into what ReadInto returned.
   void Received(size_t n) { in_end += n; }
+  // Appends data[0..len) as if it had been read (ReadInto, memcpy,
+  // Received); returns false when memory is short.
+  bool Feed(const char* data, size_t len);
   // Parses what was received as far as it goes (see Step). *req's pointers
   // are valid until the buffer changes.
   Step Advance(const CoreLimits& limits, Request* req, int* status);

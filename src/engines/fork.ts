@@ -8,7 +8,7 @@ import os from 'node:os';
 import { native } from '../native.js';
 import { _exit, constants, getpid, getrlimit } from '../posix.js';
 import { reopenLogs, reopenOnSigusr1 } from '../log.js';
-import { ReapReasons, WATCHDOG_EXIT } from './reap-reason.js';
+import { ReapReasons } from './reap-reason.js';
 import { formatHostPort } from '../listen.js';
 import { serveConnection } from './connection.js';
 import { createHttpServer, guardListener, serveSocket } from './listener.js';
@@ -105,14 +105,11 @@ async function parentLoop(ctx: EngineContext): Promise<ChildResult | undefined> 
   log.info(maxChildren > 0 ? `At most ${maxChildren} children at once (--max-children)` : 'No bound on children (--max-children 0)');
   const reasons = new ReapReasons();
   const onReaped = (st: RawWaitStatus) => {
-    const how = reasons.reaped(st, options.timeout ?? 30);
+    const { how } = reasons.reaped(st, options.timeout ?? 30);
     if (tracePauseMs > 0) log.info(`Trace: reaped child ${st.pid} with waitpid(-1, WNOHANG): ${how}; the zombie is gone`);
     // One child per connection: a clean exit is per-request detail (--log-level debug); any other is an error, with its reason.
-    if (st.exited && st.exitCode === 0) {
-      if (tracePauseMs === 0) log.debug?.(`Reaped child ${st.pid}: ${how}`);
-    }
-    else if (st.exited && st.exitCode === WATCHDOG_EXIT) log.error(`Reaped child ${st.pid}: ${how}`);
-    else log.error(`Reaped child ${st.pid}: ${how}`);
+    if (!(st.exited && st.exitCode === 0)) log.error(`Reaped child ${st.pid}: ${how}`);
+    else if (tracePauseMs === 0) log.debug?.(`Reaped child ${st.pid}: ${how}`);
   };
   const onError = (err: Error) => log.error(`${err.message}${(err as { syscall?: string }).syscall === 'fork' ? ': answered 503' : ''}`);
   for (;;) {

@@ -111,16 +111,15 @@ async function runPrimary(ctx: EngineContext, workers: number): Promise<void> {
   const timeoutSeconds = ctx.options.timeout ?? 30;
   cluster.on('exit', (worker, code, signal) => {
     const pid = worker.process.pid ?? 0;
-    const how = reasons.reaped({ pid, exited: signal === null, exitCode: signal === null ? code : null, signaled: signal !== null, signal, coreDumped: false, stopped: false }, timeoutSeconds);
+    const { reason, how } = reasons.reaped({ pid, exited: signal === null, exitCode: signal === null ? code : null, signaled: signal !== null, signal, coreDumped: false, stopped: false }, timeoutSeconds);
     if (retiring.delete(worker.id) || stopping) {
-      if (recycled.delete(pid)) log.info(`Worker ${pid} exited: ${how}`);
+      if (reason === 'memory') log.info(`Worker ${pid} exited: ${how}`);
       return;
     }
     log.error(`Worker ${pid} ${how}: replacing it`);
     spawn();
   });
   // --max-worker-rss: a worker past the bound gets a successor, then finishes its requests and exits (as prefork's, checked each second).
-  const recycled = new Set<number>();
   const boundBytes = (ctx.options.maxWorkerRssMiB ?? 0) * 2 ** 20;
   const rssCheck = boundBytes > 0 ? setInterval(() => {
     for (const w of Object.values(cluster.workers ?? {})) {
@@ -130,7 +129,6 @@ async function runPrimary(ctx: EngineContext, workers: number): Promise<void> {
       if (rss === null || rss <= boundBytes) continue;
       log.info(`Worker ${pid} uses ${Math.round(rss / 2 ** 20)} MiB, over --max-worker-rss ${ctx.options.maxWorkerRssMiB} MiB: replacing it gracefully`);
       reasons.recycledForMemory(pid);
-      recycled.add(pid);
       spawn();
       retiring.add(w.id);
       w.process.kill('SIGTERM'); // closeGracefully: its requests in flight finish

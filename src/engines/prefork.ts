@@ -84,7 +84,7 @@ export async function runPrefork(ctx: EngineContext): Promise<void> {
   const callbacks = {
     onSpawned: () => {},
     onReaped: (st: RawWaitStatus, expected: boolean) => {
-      const how = reasons.reaped(st, timeoutSeconds);
+      const { how } = reasons.reaped(st, timeoutSeconds);
       if (expected && st.exited) log.info(`Worker ${st.pid} exited: ${how}`);
       else log.error(`Worker ${st.pid} ${how}${expected ? '' : '; replacing it'}`);
     },

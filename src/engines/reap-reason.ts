@@ -60,16 +60,16 @@ export class ReapReasons {
 
   /**
    * Records that pid was reaped: counts it by reason (forkserve_reaps_total
-   * in /metrics, native/engine/counters.h) and returns how it ended, with
-   * its reason: "killed by SIGKILL: the master's --timeout kill (no
+   * in /metrics, native/engine/counters.h) and returns the reason and how it
+   * ended, said with it: "killed by SIGKILL: the master's --timeout kill (no
    * heartbeat for 30 s)", "killed by SIGKILL: the kernel's OOM killer
    * (memory cgroup oom_kill 3)", "exited 124: the request watchdog", else
    * describeStatus's "exited 1", "killed by SIGSEGV (core dumped)".
    */
-  reaped(st: RawWaitStatus, timeoutSeconds: number): string {
-    const { reason, how } = this.classify(st, timeoutSeconds);
-    native.countReap(reason);
-    return how;
+  reaped(st: RawWaitStatus, timeoutSeconds: number): { reason: ReapReason; how: string } {
+    const out = this.classify(st, timeoutSeconds);
+    native.countReap(out.reason);
+    return out;
   }
 
   private classify(st: RawWaitStatus, timeoutSeconds: number): { reason: ReapReason; how: string } {

@@ -16,14 +16,12 @@ import { sharedAcrossProcesses } from './group.js';
 import { renderMetrics } from './metrics.js';
 import { launchObserver } from './launch.js';
 import { describeGone, TreeTracker, type GoneProcess, type TrackedProcess, type TreeSnapshot } from './tracker.js';
-import { ForkTimeline, type ForkConnection } from './timeline.js';
+import { ForkTimeline, TIMELINE_MAX_PROCESSES, type ForkConnection } from './timeline.js';
 
 /** How often the history of counts is sampled, ms. */
 export const HISTORY_INTERVAL_MS = 500;
 /** How much history is kept, ms. */
 export const HISTORY_SPAN_MS = 120_000;
-/** Up to this many processes, every sample reads all descriptors, for the fork-moment timeline. */
-const TIMELINE_MAX_PROCESSES = 64;
 
 /** One process of /api/snapshot. */
 export interface StatusProcess extends TrackedProcess {

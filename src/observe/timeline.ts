@@ -24,6 +24,23 @@ import { readZombieExitStatus, type ExitStatus } from './tracker.js';
 /** A stage of a connection's life in a forking server, in order. */
 export type ForkStage = 'accepted' | 'forked' | 'parent-closed' | 'child-exited' | 'reaped';
 
+/**
+ * The largest tree whose descriptors a fork-moment view reads on every
+ * look: under load the stages last microseconds and cannot be seen; it is
+ * a view for one connection at a time.
+ */
+export const TIMELINE_MAX_PROCESSES = 64;
+
+/** descriptors(pid), or null for a zombie, a process gone meanwhile, or one not ours to read. */
+export function descriptorsOrNull(pid: number, zombie: boolean): Descriptor[] | null {
+  if (zombie) return null;
+  try {
+    return descriptors(pid);
+  } catch {
+    return null;
+  }
+}
+
 /** The stages in their order. */
 export const FORK_STAGES: readonly ForkStage[] = ['accepted', 'forked', 'parent-closed', 'child-exited', 'reaped'];
 
@@ -102,13 +119,12 @@ export class ForkTimeline {
   /**
    * @param rootPid - the forking server's parent.
    * @param opts.keep - how many connections to remember (default 8).
-   * @param opts.maxProcesses - sample() reads no descriptors of a tree larger than this (default 64): under load the
-   *   stages last microseconds and cannot be seen; it is a view for one connection at a time.
+   * @param opts.maxProcesses - sample() reads no descriptors of a tree larger than this (default TIMELINE_MAX_PROCESSES).
    */
   constructor(rootPid: number, opts: { keep?: number; maxProcesses?: number } = {}) {
     this.rootPid = rootPid;
     this.keep = opts.keep ?? 8;
-    this.maxProcesses = opts.maxProcesses ?? 64;
+    this.maxProcesses = opts.maxProcesses ?? TIMELINE_MAX_PROCESSES;
   }
 
   /**
@@ -119,17 +135,9 @@ export class ForkTimeline {
   sample(): ForkConnection[] {
     const tree = processTree(this.rootPid);
     if (tree.length > this.maxProcesses) return this.connections();
-    const looked = tree.map((p) => {
-      let list: Descriptor[] | null = null;
-      if (!p.zombie) {
-        try {
-          list = descriptors(p.pid);
-        } catch {
-          list = null; // exited meanwhile, or not ours to read
-        }
-      }
-      return { pid: p.pid, ppid: p.ppid, zombie: p.zombie, descriptors: list, exitStatus: p.zombie ? readZombieExitStatus(p.pid) : null };
-    });
+    const looked = tree.map((p) => ({
+      pid: p.pid, ppid: p.ppid, zombie: p.zombie, descriptors: descriptorsOrNull(p.pid, p.zombie), exitStatus: p.zombie ? readZombieExitStatus(p.pid) : null,
+    }));
     return this.observe(new Date(), looked);
   }
 

@@ -8,11 +8,8 @@ import { stateLabel } from './format.js';
 import { launchObserver } from './launch.js';
 import { describeExit, describeGone, TreeTracker, type TreeSnapshot, type TrackedProcess } from './tracker.js';
 import { figuresLine, treeFigures } from './metrics.js';
-import { descriptors, type Descriptor } from '../observe.js';
-import { describeForkConnection, ForkTimeline, type ForkConnection } from './timeline.js';
-
-/** Up to this many processes, each look reads every descriptor, for the fork-moment lines. */
-const TIMELINE_MAX_PROCESSES = 64;
+import type { Descriptor } from '../observe.js';
+import { describeForkConnection, descriptorsOrNull, ForkTimeline, TIMELINE_MAX_PROCESSES, type ForkConnection } from './timeline.js';
 
 export interface WatchOptions {
   /** Time between two looks, ms. Default 1000, at least 50. */
@@ -191,14 +188,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  */
 function withDescriptors(snap: TreeSnapshot): Array<TrackedProcess & { descriptors: Descriptor[] | null }> {
   const all = snap.processes.length <= TIMELINE_MAX_PROCESSES;
-  return snap.processes.map((p, i) => {
-    if (p.zombie || (i !== 0 && !all)) return { ...p, descriptors: null };
-    try {
-      return { ...p, descriptors: descriptors(p.pid) };
-    } catch {
-      return { ...p, descriptors: null };
-    }
-  });
+  return snap.processes.map((p, i) => ({ ...p, descriptors: i === 0 || all ? descriptorsOrNull(p.pid, p.zombie) : null }));
 }
 
 /**
